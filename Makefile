@@ -1,0 +1,36 @@
+# Ladeflyt: `make run` starts everything with demo data; `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint install bench contracts clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/ladeflyt db upgrade
+	$(BIN)/ladeflyt serve --demo --simulate 10
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+contracts: $(STAMP)
+	$(BIN)/python -m api.contracts --write
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.ocpp_gateway
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,145 @@
+"""REST request and response shapes (pydantic), separate from the ORM models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: Literal["ok", "unavailable"]
+    chargers_connected: int
+
+
+class ConnectorOut(BaseModel):
+    evse_id: int
+    connector_id: int
+    connector_type: str
+    max_power_w: int
+    status: str
+    error_code: str | None
+    status_at: datetime | None
+
+
+class ChargerOut(BaseModel):
+    charge_point_id: str
+    site: str | None
+    vendor: str | None
+    model: str | None
+    serial_number: str | None
+    firmware_version: str | None
+    ocpp_version: str | None
+    registration_status: str
+    status: str
+    online: bool
+    last_seen_at: datetime | None
+    connectors: list[ConnectorOut]
+
+
+class SessionOut(BaseModel):
+    id: int
+    charger_id: str
+    connector_id: int | None
+    transaction_id: str
+    id_token: str | None
+    started_at: datetime
+    stopped_at: datetime | None
+    energy_wh: int
+    status: str
+    stop_reason: str | None
+    flags: list[str]
+
+
+class RemoteStartIn(BaseModel):
+    command: Literal["remote_start"]
+    id_token: Annotated[str, Field(min_length=1, max_length=20)]
+    evse_id: Annotated[int | None, Field(ge=1, le=32)] = None
+
+
+class RemoteStopIn(BaseModel):
+    command: Literal["remote_stop"]
+    transaction_id: Annotated[str, Field(min_length=1, max_length=36)]
+
+
+class ResetIn(BaseModel):
+    command: Literal["reset"]
+    kind: Literal["soft", "hard"] = "soft"
+
+
+class UnlockIn(BaseModel):
+    command: Literal["unlock_connector"]
+    evse_id: Annotated[int, Field(ge=1, le=32)]
+
+
+class AvailabilityIn(BaseModel):
+    command: Literal["change_availability"]
+    operative: bool
+    evse_id: Annotated[int, Field(ge=0, le=32)] = 0
+
+
+class TriggerIn(BaseModel):
+    command: Literal["trigger_message"]
+    message: Literal[
+        "BootNotification",
+        "Heartbeat",
+        "MeterValues",
+        "StatusNotification",
+        "FirmwareStatusNotification",
+        "DiagnosticsStatusNotification",
+    ]
+    evse_id: Annotated[int | None, Field(ge=1, le=32)] = None
+
+
+class GetConfigurationIn(BaseModel):
+    command: Literal["get_configuration"]
+    keys: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=50)]], Field(max_length=50)
+    ] = []
+    component: Annotated[str, Field(min_length=1, max_length=50)] = "OCPPCommCtrlr"
+
+
+class SetConfigurationIn(BaseModel):
+    command: Literal["set_configuration"]
+    key: Annotated[str, Field(min_length=1, max_length=50)]
+    value: Annotated[str, Field(max_length=500)]
+    component: Annotated[str, Field(min_length=1, max_length=50)] = "OCPPCommCtrlr"
+
+
+class SetChargingProfileIn(BaseModel):
+    command: Literal["set_charging_profile"]
+    evse_id: Annotated[int, Field(ge=0, le=32)]
+    profile: dict[str, Any]
+
+
+class ClearChargingProfileIn(BaseModel):
+    command: Literal["clear_charging_profile"]
+    profile_id: int | None = None
+    evse_id: Annotated[int | None, Field(ge=0, le=32)] = None
+
+
+CommandIn = Annotated[
+    RemoteStartIn
+    | RemoteStopIn
+    | ResetIn
+    | UnlockIn
+    | AvailabilityIn
+    | TriggerIn
+    | GetConfigurationIn
+    | SetConfigurationIn
+    | SetChargingProfileIn
+    | ClearChargingProfileIn,
+    Field(discriminator="command"),
+]
+
+
+class CommandOut(BaseModel):
+    status: str
+    accepted: bool
+    payload: dict[str, Any]
+
+
+class Problem(BaseModel):
+    detail: str

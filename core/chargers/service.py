@@ -1,0 +1,366 @@
+"""Chargers: registration, boot, connector status, and what they report about themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.bus import Event
+from core.models import Charger, ChargerEvent, ChargerVariable, Connector, RegistrationStatus, Site
+from core.security import hash_password
+from core.timeutil import utcnow
+from core.uow import UnitOfWork
+
+
+class ChargerError(Exception):
+    """An operator request that cannot be done (unknown site, duplicate id...)."""
+
+
+@dataclass(frozen=True)
+class ChargerIdentity:
+    """What the gateway keeps in memory for a connected charger."""
+
+    id: int
+    charge_point_id: str
+    password_hash: str | None
+    registration_status: str
+
+
+@dataclass(frozen=True)
+class BootInfo:
+    vendor: str
+    model: str
+    serial_number: str | None = None
+    firmware_version: str | None = None
+    iccid: str | None = None
+    imsi: str | None = None
+    meter_type: str | None = None
+    meter_serial_number: str | None = None
+    reason: str | None = None
+
+
+def charger_topic(charge_point_id: str) -> str:
+    return f"charger:{charge_point_id}"
+
+
+async def get_identity(session: AsyncSession, charge_point_id: str) -> ChargerIdentity | None:
+    row = (
+        await session.execute(
+            select(
+                Charger.id,
+                Charger.charge_point_id,
+                Charger.password_hash,
+                Charger.registration_status,
+            ).where(Charger.charge_point_id == charge_point_id)
+        )
+    ).first()
+    return ChargerIdentity(*row) if row else None
+
+
+async def register_unknown(session: AsyncSession, charge_point_id: str) -> ChargerIdentity:
+    """A charger we have never seen, accepted as Pending until an operator approves it."""
+    charger = Charger(
+        charge_point_id=charge_point_id, registration_status=RegistrationStatus.PENDING.value
+    )
+    session.add(charger)
+    await session.flush()
+    return ChargerIdentity(charger.id, charge_point_id, None, charger.registration_status)
+
+
+async def add_charger(
+    session: AsyncSession,
+    charge_point_id: str,
+    *,
+    site_name: str | None = None,
+    password: str | None = None,
+    connectors: int = 1,
+    max_power_w: int = 22_000,
+    connector_type: str = "Type2",
+) -> Charger:
+    if not 1 <= len(charge_point_id) <= 48 or "/" in charge_point_id:
+        raise ChargerError("a charge point id is 1-48 characters without '/'")
+    if not 1 <= connectors <= 32:
+        raise ChargerError("a charger has 1-32 connectors")
+    existing = (
+        await session.execute(select(Charger.id).where(Charger.charge_point_id == charge_point_id))
+    ).first()
+    if existing:
+        raise ChargerError(f"charger {charge_point_id} exists already")
+    site_id = None
+    if site_name:
+        site = (
+            await session.execute(select(Site).where(Site.name == site_name))
+        ).scalar_one_or_none()
+        if site is None:
+            site = Site(name=site_name)
+            session.add(site)
+            await session.flush()
+        site_id = site.id
+    charger = Charger(
+        charge_point_id=charge_point_id,
+        site_id=site_id,
+        password_hash=hash_password(password) if password else None,
+        max_power_w=max_power_w,
+        registration_status=RegistrationStatus.ACCEPTED.value,
+    )
+    session.add(charger)
+    await session.flush()
+    # Each plug is its own EVSE with connector 1: OCPP 1.6 connector n == 2.x EVSE n.
+    for n in range(1, connectors + 1):
+        session.add(
+            Connector(
+                charger_id=charger.id,
+                evse_id=n,
+                connector_id=1,
+                connector_type=connector_type,
+                max_power_w=max_power_w,
+            )
+        )
+    await session.flush()
+    return charger
+
+
+async def record_boot(uow: UnitOfWork, charger_id: int, info: BootInfo, at: datetime) -> str:
+    """Store what the charger says about itself; return its registration status."""
+    charger = await uow.session.get_one(Charger, charger_id)
+    charger.vendor = info.vendor[:50]
+    charger.model = info.model[:50]
+    for attr in (
+        "serial_number",
+        "firmware_version",
+        "iccid",
+        "imsi",
+        "meter_type",
+        "meter_serial_number",
+    ):
+        value = getattr(info, attr)
+        if value is not None:
+            setattr(charger, attr, value[:50])
+    charger.last_boot_at = at
+    charger.last_seen_at = at
+    charger.online = True
+    uow.session.add(
+        ChargerEvent(
+            charger_id=charger_id,
+            kind="BootNotification",
+            occurred_at=at,
+            summary=info.reason or "",
+            payload={"vendor": info.vendor, "model": info.model},
+        )
+    )
+    uow.publish(
+        Event(
+            charger_topic(charger.charge_point_id),
+            "boot",
+            {"registration_status": charger.registration_status},
+        )
+    )
+    return charger.registration_status
+
+
+async def set_connection(
+    uow: UnitOfWork, charger_id: int, online: bool, at: datetime, ocpp_version: str | None = None
+) -> None:
+    values: dict[str, Any] = {"online": online, "last_seen_at": at}
+    if online:
+        values["connected_at"] = at
+    if ocpp_version:
+        values["ocpp_version"] = ocpp_version
+    await uow.session.execute(update(Charger).where(Charger.id == charger_id).values(**values))
+    cp_id = (
+        await uow.session.execute(select(Charger.charge_point_id).where(Charger.id == charger_id))
+    ).scalar_one()
+    uow.publish(Event(charger_topic(cp_id), "online" if online else "offline", {"online": online}))
+
+
+async def touch(uow: UnitOfWork, charger_id: int, at: datetime) -> None:
+    await uow.session.execute(
+        update(Charger).where(Charger.id == charger_id).values(last_seen_at=at, online=True)
+    )
+
+
+async def mark_all_offline(session: AsyncSession) -> int:
+    """At start-up no charger is connected to this process yet."""
+    result = await session.execute(
+        update(Charger).where(Charger.online.is_(True)).values(online=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def set_connector_status(
+    uow: UnitOfWork,
+    charger_id: int,
+    charge_point_id: str,
+    *,
+    evse_id: int,
+    connector_id: int,
+    status: str,
+    error_code: str | None,
+    info: str | None,
+    vendor_error_code: str | None,
+    at: datetime,
+) -> None:
+    """Apply a status report; an older report than the one stored changes nothing."""
+    session = uow.session
+    if evse_id == 0:
+        charger = await session.get_one(Charger, charger_id)
+        charger.status = status
+        charger.error_code = error_code
+    else:
+        connector = (
+            await session.execute(
+                select(Connector).where(
+                    Connector.charger_id == charger_id,
+                    Connector.evse_id == evse_id,
+                    Connector.connector_id == connector_id,
+                )
+            )
+        ).scalar_one_or_none()
+        if connector is None:
+            # A connector the operator did not register: the charger knows best.
+            connector = Connector(charger_id=charger_id, evse_id=evse_id, connector_id=connector_id)
+            session.add(connector)
+        elif connector.status_at is not None and connector.status_at > at:
+            return
+        connector.status = status
+        connector.error_code = error_code
+        connector.status_info = info[:50] if info else None
+        connector.vendor_error_code = vendor_error_code[:50] if vendor_error_code else None
+        connector.status_at = at
+    uow.publish(
+        Event(
+            charger_topic(charge_point_id),
+            "connector_status",
+            {
+                "evse_id": evse_id,
+                "connector_id": connector_id,
+                "status": status,
+                "error_code": error_code,
+            },
+        )
+    )
+
+
+async def record_event(
+    uow: UnitOfWork,
+    charger_id: int,
+    kind: str,
+    *,
+    occurred_at: datetime | None,
+    summary: str = "",
+    payload: dict[str, Any] | None = None,
+) -> None:
+    uow.session.add(
+        ChargerEvent(
+            charger_id=charger_id,
+            kind=kind,
+            occurred_at=occurred_at,
+            received_at=utcnow(),
+            summary=summary[:500],
+            payload=payload or {},
+        )
+    )
+    if kind == "FirmwareStatusNotification":
+        await uow.session.execute(
+            update(Charger).where(Charger.id == charger_id).values(firmware_status=summary[:40])
+        )
+    elif kind == "DiagnosticsStatusNotification":
+        await uow.session.execute(
+            update(Charger).where(Charger.id == charger_id).values(diagnostics_status=summary[:40])
+        )
+
+
+@dataclass(frozen=True)
+class VariableReport:
+    component: str
+    variable: str
+    value: str | None
+    attribute_type: str = "Actual"
+    component_instance: str = ""
+    variable_instance: str = ""
+    evse_id: int = 0
+    connector_id: int = 0
+    readonly: bool = False
+
+
+async def upsert_variables(uow: UnitOfWork, charger_id: int, reports: list[VariableReport]) -> None:
+    """Store reported configuration; the last report of a variable wins."""
+    session = uow.session
+    existing = {
+        (
+            v.component,
+            v.component_instance,
+            v.evse_id,
+            v.connector_id,
+            v.variable,
+            v.variable_instance,
+            v.attribute_type,
+        ): v
+        for v in (
+            await session.execute(
+                select(ChargerVariable).where(ChargerVariable.charger_id == charger_id)
+            )
+        ).scalars()
+    }
+    now = utcnow()
+    for r in reports:
+        key = (
+            r.component,
+            r.component_instance,
+            r.evse_id,
+            r.connector_id,
+            r.variable,
+            r.variable_instance,
+            r.attribute_type,
+        )
+        row = existing.get(key)
+        if row is None:
+            row = ChargerVariable(
+                charger_id=charger_id,
+                component=r.component,
+                component_instance=r.component_instance,
+                evse_id=r.evse_id,
+                connector_id=r.connector_id,
+                variable=r.variable,
+                variable_instance=r.variable_instance,
+                attribute_type=r.attribute_type,
+            )
+            session.add(row)
+            existing[key] = row
+        row.value = r.value[:2500] if r.value is not None else None
+        row.readonly = r.readonly
+        row.updated_at = now
+
+
+# --------------------------------------------------------------------------- queries
+
+
+async def list_chargers(session: AsyncSession, *, limit: int = 500) -> list[Charger]:
+    from sqlalchemy.orm import selectinload
+
+    return list(
+        (
+            await session.execute(
+                select(Charger)
+                .options(selectinload(Charger.connectors), selectinload(Charger.site))
+                .order_by(Charger.charge_point_id)
+                .limit(limit)
+            )
+        ).scalars()
+    )
+
+
+async def get_charger(session: AsyncSession, charge_point_id: str) -> Charger | None:
+    from sqlalchemy.orm import selectinload
+
+    return (
+        await session.execute(
+            select(Charger)
+            .options(selectinload(Charger.connectors), selectinload(Charger.site))
+            .where(Charger.charge_point_id == charge_point_id)
+        )
+    ).scalar_one_or_none()

@@ -1,0 +1,50 @@
+"""The one Settings object: every knob, read from LADEFLYT_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LADEFLYT_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./var/ladeflyt.db"
+    # Group commit: how many charger messages at most share one transaction.
+    db_batch_max: int = Field(default=256, ge=1, le=10_000)
+    # Parallel writers (each with its own connection); messages of one charger always
+    # go to the same writer, so their order is kept. SQLite allows only one writer.
+    db_writers: int = Field(default=0, ge=0, le=64, description="0 = 1 for SQLite, 4 otherwise")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    ocpp_host: str = "127.0.0.1"
+    ocpp_port: int = 9000
+    ocpp_accept_unknown: bool = False
+    ocpp_heartbeat_interval: int = Field(default=300, ge=10, le=86_400)
+    # A charger whose last message is older than this many heartbeat intervals is offline.
+    ocpp_offline_after_intervals: float = 2.5
+    ocpp_max_frame_bytes: int = Field(default=65_536, ge=1024)
+    ocpp_call_timeout: float = Field(default=30.0, gt=0)
+    ocpp_command_timeout: float = Field(default=35.0, gt=0)
+    ocpp_ping_interval: float | None = 60.0
+    ocpp_validate_responses: bool = True
+    ocpp_max_connectors: int = Field(default=32, ge=1, le=1024)
+
+    # Plausibility limits: values beyond them are flagged on the session, never fatal.
+    max_session_energy_wh: int = 500_000
+    max_power_w: int = 1_000_000
+    future_timestamp_tolerance_s: int = 300
+
+    # Bearer token for the operator REST API; empty disables it.
+    operator_token: str = ""
+
+    environment: str = "development"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

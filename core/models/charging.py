@@ -1,0 +1,113 @@
+"""Charging sessions (OCPP transactions), their meter samples and 2.x transaction events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, JSONType, UTCDateTime
+from core.models.infrastructure import BigId
+from core.timeutil import utcnow
+
+
+class SessionStatus(StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+
+
+class ChargingSession(Base):
+    __tablename__ = "charging_sessions"
+    __table_args__ = (
+        UniqueConstraint("charger_id", "transaction_id"),
+        # 1.6 has no charger-side transaction id: a replayed StartTransaction is recognised
+        # by (connector, idTag, meterStart, timestamp).
+        UniqueConstraint("charger_id", "start_key"),
+        Index("ix_charging_sessions_status_charger", "status", "charger_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    charger_id: Mapped[int] = mapped_column(ForeignKey("chargers.id", ondelete="CASCADE"))
+    connector_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("connectors.id", ondelete="SET NULL")
+    )
+    evse_id: Mapped[int | None] = mapped_column(Integer)
+    connector_id: Mapped[int | None] = mapped_column(Integer)
+    transaction_id: Mapped[str] = mapped_column(String(64))
+    start_key: Mapped[str | None] = mapped_column(String(200))
+    id_token: Mapped[str | None] = mapped_column(String(64))
+    id_token_pk: Mapped[int | None] = mapped_column(ForeignKey("id_tokens.id", ondelete="SET NULL"))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    auth_status: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12), default=SessionStatus.ACTIVE.value)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    meter_start_wh: Mapped[int | None] = mapped_column(BigInteger)
+    meter_stop_wh: Mapped[int | None] = mapped_column(BigInteger)
+    energy_wh: Mapped[int] = mapped_column(BigInteger, default=0)
+    stop_reason: Mapped[str | None] = mapped_column(String(40))
+    # Latest live values, for the session view without scanning samples.
+    last_energy_wh: Mapped[int | None] = mapped_column(BigInteger)
+    last_power_w: Mapped[int | None] = mapped_column(Integer)
+    last_soc: Mapped[int | None] = mapped_column(Integer)
+    last_sample_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # 2.x: highest seqNo applied, and whether events were queued while offline.
+    last_seq_no: Mapped[int | None] = mapped_column(Integer)
+    offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    remote_start_id: Mapped[int | None] = mapped_column(Integer)
+    # Suspicious data seen on this session (meter_regression, timestamp_in_future, ...).
+    flags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class MeterSample(Base):
+    __tablename__ = "meter_samples"
+    __table_args__ = (
+        Index("ix_meter_samples_session_sampled", "session_id", "sampled_at"),
+        # A replayed MeterValues message inserts nothing new.
+        UniqueConstraint("charger_id", "connector_id", "sampled_at", "context"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("charging_sessions.id", ondelete="CASCADE")
+    )
+    charger_id: Mapped[int] = mapped_column(ForeignKey("chargers.id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    sampled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    context: Mapped[str] = mapped_column(String(30), default="Sample.Periodic")
+    energy_wh: Mapped[int | None] = mapped_column(BigInteger)
+    power_w: Mapped[int | None] = mapped_column(Integer)
+    current_a: Mapped[float | None] = mapped_column(Float)
+    voltage_v: Mapped[float | None] = mapped_column(Float)
+    soc: Mapped[int | None] = mapped_column(Integer)
+
+
+class TransactionEventRecord(Base):
+    """Every applied 2.x TransactionEvent, unique per (session, seqNo): replays are no-ops."""
+
+    __tablename__ = "transaction_events"
+    __table_args__ = (UniqueConstraint("session_id", "seq_no"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("charging_sessions.id", ondelete="CASCADE"))
+    seq_no: Mapped[int] = mapped_column(Integer)
+    event_type: Mapped[str] = mapped_column(String(10))
+    trigger_reason: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,261 @@
+"""`ladeflyt` — the operator CLI: serve, migrate, register chargers/users/tokens, simulate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.chargers.service import ChargerError, add_charger
+from core.config import Settings, get_settings
+from core.db import create_engine, session_factory, transaction
+from core.migrate import upgrade
+from core.sessions.service import list_sessions
+from core.users.service import UserError, add_id_token, add_user, get_user_by_phone
+
+T = TypeVar("T")
+
+
+class CliError(Exception):
+    pass
+
+
+def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            async with transaction(session_factory(engine)) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+# ------------------------------------------------------------------------- commands
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> None:
+    upgrade(settings.database_url, args.revision)
+    print(f"database at {args.revision}")
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    from ladeflyt.serve import serve
+
+    if not args.no_migrate:
+        upgrade(settings.database_url)
+    asyncio.run(serve(settings, demo=args.demo, simulate=args.simulate))
+
+
+def cmd_charger_add(args: argparse.Namespace, settings: Settings) -> None:
+    async def work(session: AsyncSession) -> None:
+        await add_charger(
+            session,
+            args.id,
+            site_name=args.site,
+            password=args.password,
+            connectors=args.connectors,
+            max_power_w=int(args.max_kw * 1000),
+            connector_type=args.type,
+        )
+
+    _in_transaction(settings, work)
+    print(f"charger {args.id} added")
+
+
+def cmd_user_add(args: argparse.Namespace, settings: Settings) -> None:
+    async def work(session: AsyncSession) -> str:
+        user = await add_user(
+            session, args.phone, name=args.name, group=args.group, email=args.email
+        )
+        return user.phone
+
+    print(f"user {_in_transaction(settings, work)} added")
+
+
+def cmd_token_add(args: argparse.Namespace, settings: Settings) -> None:
+    async def work(session: AsyncSession) -> str:
+        user = await get_user_by_phone(session, args.user)
+        if user is None:
+            raise CliError(f"no user with phone {args.user}")
+        token = await add_id_token(session, args.id_tag, user, label=args.label)
+        return token.token
+
+    print(f"token {_in_transaction(settings, work)} added")
+
+
+def cmd_session_list(args: argparse.Namespace, settings: Settings) -> None:
+    async def work(session: AsyncSession) -> list[Any]:
+        return await list_sessions(session, limit=args.limit, active_only=args.active)
+
+    rows = _in_transaction(settings, work)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "charger_id": r.charger_id,
+                        "connector_id": r.connector_id,
+                        "id_token": r.id_token,
+                        "started_at": r.started_at.isoformat(),
+                        "stopped_at": r.stopped_at.isoformat() if r.stopped_at else None,
+                        "energy_wh": r.energy_wh,
+                        "status": r.status,
+                        "transaction_id": r.transaction_id,
+                        "stop_reason": r.stop_reason,
+                        "flags": r.flags,
+                    }
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not rows:
+        print("no sessions")
+        return
+    print(
+        f"{'id':>6}  {'charger':<16} {'conn':>4}  {'id token':<12} {'started (UTC)':<20} "
+        f"{'kWh':>8}  status"
+    )
+    for r in rows:
+        print(
+            f"{r.id:>6}  {r.charger_id:<16} {r.connector_id or '-':>4}  {r.id_token or '-':<12} "
+            f"{r.started_at:%Y-%m-%d %H:%M:%S}  {r.energy_wh / 1000:>8.3f}  {r.status}"
+            + (f" [{', '.join(r.flags)}]" if r.flags else "")
+        )
+
+
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:
+    from ocpp_gateway.simulator import SimulationConfig, run_simulation
+
+    url = args.url or f"ws://{settings.ocpp_host}:{settings.ocpp_port}/ocpp"
+    config = SimulationConfig(
+        url=url,
+        chargers=args.chargers,
+        protocol=args.protocol,
+        prefix=args.prefix,
+        ids=args.ids.split(",") if args.ids else None,
+        id_tags=args.id_tags.split(","),
+        password=args.password,
+        duration=args.duration,
+        meter_interval=args.meter_interval,
+        speedup=args.speedup,
+    )
+    stats = asyncio.run(run_simulation(config))
+    print(json.dumps(stats, indent=2))
+
+
+def cmd_demo_seed(args: argparse.Namespace, settings: Settings) -> None:
+    from ladeflyt.demo import seed
+
+    upgrade(settings.database_url)
+    created = _in_transaction(settings, seed)
+    print("demo data seeded" if created else "demo data already present")
+
+
+# ------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ladeflyt", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run HTTP and OCPP in one process")
+    p.add_argument("--no-migrate", action="store_true", help="do not migrate the database first")
+    p.add_argument("--demo", action="store_true", help="seed demo data once")
+    p.add_argument(
+        "--simulate",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run the demo chargers as simulated chargers (N of them, 0 = none)",
+    )
+    p.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    p = db.add_parser("upgrade", help="apply migrations")
+    p.add_argument("revision", nargs="?", default="head")
+    p.set_defaults(func=cmd_db_upgrade)
+
+    charger = sub.add_parser("charger", help="chargers").add_subparsers(dest="c", required=True)
+    p = charger.add_parser("add", help="register a charger")
+    p.add_argument("id", help="charge point id (last path segment of the OCPP URL)")
+    p.add_argument("--site", default=None)
+    p.add_argument("--password", default=None, help="Basic auth password (>= 16 bytes)")
+    p.add_argument("--connectors", type=int, default=1)
+    p.add_argument("--max-kw", type=float, default=22.0)
+    p.add_argument("--type", default="Type2", help="connector type: Type2, CCS2, CHAdeMO")
+    p.set_defaults(func=cmd_charger_add)
+
+    user = sub.add_parser("user", help="users").add_subparsers(dest="u", required=True)
+    p = user.add_parser("add", help="add a user")
+    p.add_argument("phone")
+    p.add_argument("--name", default="")
+    p.add_argument("--group", default="public", help="customer group")
+    p.add_argument("--email", default=None)
+    p.set_defaults(func=cmd_user_add)
+
+    token = sub.add_parser("token", help="id tokens").add_subparsers(dest="t", required=True)
+    p = token.add_parser("add", help="add an RFID tag to a user")
+    p.add_argument("id_tag")
+    p.add_argument("--user", required=True, help="the user's phone")
+    p.add_argument("--label", default="")
+    p.set_defaults(func=cmd_token_add)
+
+    session = sub.add_parser("session", help="sessions").add_subparsers(dest="s", required=True)
+    p = session.add_parser("list", help="list charging sessions, newest first")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--active", action="store_true")
+    p.add_argument("--limit", type=int, default=100)
+    p.set_defaults(func=cmd_session_list)
+
+    p = sub.add_parser("simulate", help="run simulated chargers against a gateway")
+    p.add_argument("--chargers", type=int, default=1)
+    p.add_argument("--protocol", choices=["1.6", "2.0.1", "2.1"], default="1.6")
+    p.add_argument("--url", default=None, help="ws://host:port/ocpp (the id is appended)")
+    p.add_argument("--prefix", default="SIM", help="charge point ids are PREFIX-0001, ...")
+    p.add_argument("--ids", default=None, help="comma-separated charge point ids instead")
+    p.add_argument("--id-tags", default="04A2B3C4D5", help="comma-separated RFID tags to use")
+    p.add_argument("--password", default=None)
+    p.add_argument("--duration", type=float, default=None, help="seconds; default: forever")
+    p.add_argument("--meter-interval", type=float, default=60.0)
+    p.add_argument(
+        "--speedup", type=float, default=1.0, help="simulated time runs this much faster"
+    )
+    p.set_defaults(func=cmd_simulate)
+
+    demo = sub.add_parser("demo", help="demo data").add_subparsers(dest="d", required=True)
+    p = demo.add_parser("seed", help="seed demo sites, chargers, users and tags once")
+    p.set_defaults(func=cmd_demo_seed)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+    try:
+        args.func(args, get_settings())
+    except (CliError, ChargerError, UserError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

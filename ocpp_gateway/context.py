@@ -1,0 +1,20 @@
+"""What every charger connection shares: settings, the write batcher, the buses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.bus import InProcessCommandBus, InProcessEventBus
+from core.config import Settings
+from core.uow import WriteBatcher
+
+
+@dataclass
+class GatewayContext:
+    settings: Settings
+    batcher: WriteBatcher
+    sessions: async_sessionmaker[AsyncSession]
+    commands: InProcessCommandBus
+    events: InProcessEventBus

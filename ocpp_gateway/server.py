@@ -1,0 +1,181 @@
+"""The OCPP-J websocket server: handshake checks, one Connection per charger, online state."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import re
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from core.chargers import service as chargers
+from core.chargers.service import ChargerIdentity
+from core.security import verify_password
+from core.timeutil import utcnow
+from ocpp_gateway.connection import Connection
+from ocpp_gateway.context import GatewayContext
+from ocpp_gateway.v2 import V21Connection, V201Connection
+from ocpp_gateway.v16 import V16Connection
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOLS: dict[str, type[Connection]] = {
+    "ocpp2.1": V21Connection,
+    "ocpp2.0.1": V201Connection,
+    "ocpp1.6": V16Connection,
+}
+_PATH = re.compile(r"^/ocpp/([^/?#]{1,150})/?$")
+
+
+class GatewayServer:
+    def __init__(self, ctx: GatewayContext) -> None:
+        self.ctx = ctx
+        self.connections: dict[str, Connection] = {}
+        self._handshakes: dict[int, ChargerIdentity] = {}
+        # (charge point id, stored hash) -> sha256 of the password that matched it. A
+        # reconnect storm then costs one hash lookup per charger, not one scrypt each.
+        self._verified: dict[tuple[str, str], bytes] = {}
+        self._server: Server | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        sock = next(iter(self._server.sockets))
+        return int(sock.getsockname()[1])
+
+    async def start(self, host: str | None = None, port: int | None = None) -> None:
+        settings = self.ctx.settings
+        self._server = await serve(
+            self._serve_connection,
+            host or settings.ocpp_host,
+            settings.ocpp_port if port is None else port,
+            subprotocols=list(SUBPROTOCOLS),  # type: ignore[arg-type]
+            process_request=self._check_handshake,
+            # Frames above ocpp_max_frame_bytes get a CALLERROR and the connection stays
+            # up; only a frame far beyond it closes the socket (1009).
+            max_size=settings.ocpp_max_frame_bytes * 16,
+            compression=None,
+            ping_interval=settings.ocpp_ping_interval,
+            ping_timeout=settings.ocpp_ping_interval,
+            max_queue=4,
+        )
+        log.info(
+            "OCPP gateway listening on ws://%s:%s/ocpp/{id}", host or settings.ocpp_host, self.port
+        )
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    # ----------------------------------------------------------------- handshake
+
+    async def _check_handshake(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        match = _PATH.match(request.path)
+        if match is None:
+            return connection.respond(HTTPStatus.NOT_FOUND, "Use /ocpp/{chargePointId}\n")
+        cp_id = unquote(match.group(1))
+        if not 1 <= len(cp_id) <= 48:
+            return connection.respond(HTTPStatus.NOT_FOUND, "Charge point id is 1-48 chars\n")
+        offered = {
+            p.strip()
+            for header in request.headers.get_all("Sec-WebSocket-Protocol")
+            for p in header.split(",")
+        }
+        if not offered & SUBPROTOCOLS.keys():
+            return connection.respond(
+                HTTPStatus.BAD_REQUEST, f"Offer one of the subprotocols {sorted(SUBPROTOCOLS)}\n"
+            )
+        async with self.ctx.sessions() as session:
+            identity = await chargers.get_identity(session, cp_id)
+        if identity is None:
+            if not self.ctx.settings.ocpp_accept_unknown:
+                return connection.respond(HTTPStatus.NOT_FOUND, "Unknown charge point\n")
+            identity = await self.ctx.batcher.run(
+                cp_id, lambda uow: chargers.register_unknown(uow.session, cp_id)
+            )
+        if identity.password_hash and not await self._password_ok(identity, request):
+            response = connection.respond(HTTPStatus.UNAUTHORIZED, "Bad credentials\n")
+            response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
+            return response
+        self._handshakes[id(connection)] = identity
+        return None
+
+    async def _password_ok(self, identity: ChargerIdentity, request: Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, sep, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        if not sep or user != identity.charge_point_id:
+            return False
+        stored = identity.password_hash or ""
+        digest = hashlib.sha256(password.encode()).digest()
+        cached = self._verified.get((identity.charge_point_id, stored))
+        if cached is not None:
+            return hmac.compare_digest(cached, digest)
+        ok = await asyncio.to_thread(verify_password, password, stored)
+        if ok:
+            self._verified[(identity.charge_point_id, stored)] = digest
+        return ok
+
+    # ----------------------------------------------------------------- connection lifetime
+
+    async def _serve_connection(self, ws: ServerConnection) -> None:
+        identity = self._handshakes.pop(id(ws), None)
+        subprotocol = ws.subprotocol
+        if identity is None or subprotocol not in SUBPROTOCOLS:
+            await ws.close(1002, "no OCPP subprotocol")
+            return
+        conn = SUBPROTOCOLS[subprotocol](identity, ws, self.ctx)
+        cp_id = identity.charge_point_id
+        previous = self.connections.get(cp_id)
+        self.connections[cp_id] = conn
+        self.ctx.commands.register(cp_id, conn)
+        if previous is not None:
+            # The charger reconnected before we noticed the old socket died.
+            await previous._connection.close(1000, "replaced by a new connection")
+        now = utcnow()
+        await self.ctx.batcher.run(
+            cp_id,
+            lambda uow: chargers.set_connection(uow, identity.id, True, now, conn.version),
+        )
+        log.info("%s connected (%s)", cp_id, subprotocol)
+        try:
+            await self._receive(conn, ws)
+        finally:
+            self.ctx.commands.unregister(cp_id, conn)
+            if self.connections.get(cp_id) is conn:
+                del self.connections[cp_id]
+                gone = utcnow()
+                try:
+                    await self.ctx.batcher.run(
+                        cp_id,
+                        lambda uow: chargers.set_connection(uow, identity.id, False, gone),
+                    )
+                except Exception:  # the batcher may already be stopping at shutdown
+                    log.warning("%s: could not record disconnect", cp_id)
+            log.info("%s disconnected", cp_id)
+
+    @staticmethod
+    async def _receive(conn: Connection, ws: Any) -> None:
+        try:
+            async for message in ws:
+                await conn.route_message(message)
+        except ConnectionClosed:
+            pass

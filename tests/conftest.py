@@ -1,0 +1,126 @@
+"""Shared fixtures: a migrated database per test (SQLite always, PostgreSQL when available),
+a running gateway on a free port, and chargers played by the `ocpp` package itself."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from sqlalchemy import text
+
+from core.config import Settings
+from core.db import Base, create_engine, session_factory, transaction
+from core.migrate import upgrade
+from ladeflyt.runtime import Runtime
+
+PG_ENV = "LADEFLYT_TEST_POSTGRES_URL"
+PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+def _postgres_url() -> str | None:
+    """The PostgreSQL to test on: required if the env var names one, else used if up."""
+    url = os.environ.get(PG_ENV)
+    required = bool(url)
+    url = url or PG_DEFAULT
+    parsed = urlparse(url.replace("+asyncpg", ""))
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 5432), 1):
+            return url
+    except OSError:
+        if required:
+            raise RuntimeError(f"{PG_ENV}={url} is not reachable") from None
+        return None
+
+
+_PG_URL = _postgres_url()
+_BACKENDS = ["sqlite"] + (["postgresql"] if _PG_URL else [])
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "ladeflyt.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated() -> str:
+    assert _PG_URL is not None
+
+    async def reset() -> None:
+        engine = create_engine(_PG_URL)
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+
+    asyncio.run(reset())
+    upgrade(_PG_URL)
+    return _PG_URL
+
+
+@pytest.fixture(params=_BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path / "ladeflyt.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_migrated")
+    yield url
+
+    async def truncate() -> None:
+        engine = create_engine(url)
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await engine.dispose()
+
+    asyncio.run(truncate())
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(
+        database_url=db_url,
+        ocpp_host="127.0.0.1",
+        ocpp_port=0,
+        ocpp_heartbeat_interval=300,
+        ocpp_call_timeout=5.0,
+        ocpp_command_timeout=5.0,
+        operator_token="test-operator-token",
+    )
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    rt = Runtime.build(settings)
+    await rt.start(ocpp_port=0)
+    try:
+        yield rt
+    finally:
+        await rt.stop()
+
+
+@pytest.fixture
+def ocpp_url(runtime: Runtime) -> str:
+    return f"ws://127.0.0.1:{runtime.gateway.port}/ocpp"
+
+
+@pytest.fixture
+async def db(runtime: Runtime) -> AsyncIterator[object]:
+    """A session factory on the runtime's engine, for arranging and asserting."""
+    yield runtime.gateway_ctx.sessions
+
+
+@contextlib.asynccontextmanager
+async def in_tx(runtime: Runtime) -> AsyncIterator[object]:
+    async with transaction(session_factory(runtime.engine)) as session:
+        yield session

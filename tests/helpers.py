@@ -1,0 +1,196 @@
+"""Test helpers: chargers played by the `ocpp` package over real websockets."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import websockets
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as CP16
+from ocpp.v16 import call as call16
+from ocpp.v16 import call_result as result16
+from ocpp.v201 import ChargePoint as CP201
+from ocpp.v201 import call_result as result201
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.chargers.service import add_charger
+from core.db import transaction
+from core.users.service import add_id_token, add_user
+from ladeflyt.runtime import Runtime
+
+
+class Charger16(CP16):
+    """A 1.6 charger that accepts remote commands and remembers them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self.answer_status = "Accepted"
+        self.answer_delay = 0.0
+
+    async def _answer(self, action: str, kwargs: dict[str, Any]) -> None:
+        self.received.append((action, kwargs))
+        if self.answer_delay:
+            await asyncio.sleep(self.answer_delay)
+
+    @on("RemoteStartTransaction")
+    async def on_remote_start(self, **kwargs: Any) -> Any:
+        await self._answer("RemoteStartTransaction", kwargs)
+        return result16.RemoteStartTransaction(status=self.answer_status)
+
+    @on("RemoteStopTransaction")
+    async def on_remote_stop(self, **kwargs: Any) -> Any:
+        await self._answer("RemoteStopTransaction", kwargs)
+        return result16.RemoteStopTransaction(status=self.answer_status)
+
+    @on("Reset")
+    async def on_reset(self, **kwargs: Any) -> Any:
+        await self._answer("Reset", kwargs)
+        return result16.Reset(status=self.answer_status)
+
+    @on("ChangeConfiguration")
+    async def on_change_configuration(self, **kwargs: Any) -> Any:
+        await self._answer("ChangeConfiguration", kwargs)
+        return result16.ChangeConfiguration(status=self.answer_status)
+
+    @on("GetConfiguration")
+    async def on_get_configuration(self, **kwargs: Any) -> Any:
+        await self._answer("GetConfiguration", kwargs)
+        return result16.GetConfiguration(
+            configuration_key=[{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]
+        )
+
+    @on("UnlockConnector")
+    async def on_unlock(self, **kwargs: Any) -> Any:
+        await self._answer("UnlockConnector", kwargs)
+        return result16.UnlockConnector(status="Unlocked")
+
+    @on("ChangeAvailability")
+    async def on_change_availability(self, **kwargs: Any) -> Any:
+        await self._answer("ChangeAvailability", kwargs)
+        return result16.ChangeAvailability(status=self.answer_status)
+
+    @on("TriggerMessage")
+    async def on_trigger(self, **kwargs: Any) -> Any:
+        await self._answer("TriggerMessage", kwargs)
+        return result16.TriggerMessage(status=self.answer_status)
+
+    @on("SetChargingProfile")
+    async def on_set_profile(self, **kwargs: Any) -> Any:
+        await self._answer("SetChargingProfile", kwargs)
+        return result16.SetChargingProfile(status=self.answer_status)
+
+    @on("ClearChargingProfile")
+    async def on_clear_profile(self, **kwargs: Any) -> Any:
+        await self._answer("ClearChargingProfile", kwargs)
+        return result16.ClearChargingProfile(status=self.answer_status)
+
+
+class Charger201(CP201):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.received: list[tuple[str, dict[str, Any]]] = []
+
+    @on("RequestStartTransaction")
+    async def on_request_start(self, **kwargs: Any) -> Any:
+        self.received.append(("RequestStartTransaction", kwargs))
+        return result201.RequestStartTransaction(status="Accepted", transaction_id=None)
+
+    @on("RequestStopTransaction")
+    async def on_request_stop(self, **kwargs: Any) -> Any:
+        self.received.append(("RequestStopTransaction", kwargs))
+        return result201.RequestStopTransaction(status="Accepted")
+
+    @on("GetVariables")
+    async def on_get_variables(self, get_variable_data: list[dict[str, Any]], **kw: Any) -> Any:
+        self.received.append(("GetVariables", {"get_variable_data": get_variable_data}))
+        return result201.GetVariables(
+            get_variable_result=[
+                {
+                    "attribute_status": "Accepted",
+                    "attribute_value": "300",
+                    "component": d["component"],
+                    "variable": d["variable"],
+                }
+                for d in get_variable_data
+            ]
+        )
+
+    @on("Reset")
+    async def on_reset(self, **kwargs: Any) -> Any:
+        self.received.append(("Reset", kwargs))
+        return result201.Reset(status="Accepted")
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+@contextlib.asynccontextmanager
+async def connect(
+    ocpp_url: str,
+    cp_id: str,
+    protocol: str = "1.6",
+    *,
+    password: str | None = None,
+) -> AsyncIterator[Any]:
+    """A charger (ocpp package) connected over a real websocket, its loop running."""
+    subprotocol = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1", "2.1": "ocpp2.1"}[protocol]
+    headers = basic_auth(cp_id, password) if password else None
+    async with websockets.connect(
+        f"{ocpp_url}/{cp_id}", subprotocols=[subprotocol], additional_headers=headers  # type: ignore[list-item]
+    ) as ws:
+        cp: Any = Charger16(cp_id, ws) if protocol == "1.6" else Charger201(cp_id, ws)
+        task = asyncio.create_task(cp.start())
+        try:
+            yield cp
+        finally:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+
+@contextlib.asynccontextmanager
+async def raw(ocpp_url: str, cp_id: str, protocol: str = "1.6") -> AsyncIterator[Any]:
+    subprotocol = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1", "2.1": "ocpp2.1"}[protocol]
+    async with websockets.connect(f"{ocpp_url}/{cp_id}", subprotocols=[subprotocol]) as ws:  # type: ignore[list-item]
+        yield ws
+
+
+async def send_raw(ws: Any, frame: Any) -> Any:
+    await ws.send(frame if isinstance(frame, str | bytes) else orjson.dumps(frame).decode())
+    return orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+
+
+async def arrange(runtime: Runtime, work: Any) -> Any:
+    async with transaction(runtime.gateway_ctx.sessions) as session:
+        return await work(session)
+
+
+async def add_fleet(
+    runtime: Runtime,
+    *ids: str,
+    connectors: int = 2,
+    password: str | None = None,
+    tags: tuple[str, ...] = ("TAG-OK",),
+) -> None:
+    async def work(session: AsyncSession) -> None:
+        for cp_id in ids:
+            await add_charger(
+                session, cp_id, site_name="Klokkarstua", connectors=connectors, password=password
+            )
+        user = await add_user(session, "+4791234567", name="Kari", group="member")
+        for tag in tags:
+            await add_id_token(session, tag, user)
+
+    await arrange(runtime, work)
+
+
+def boot16() -> Any:
+    return call16.BootNotification(charge_point_vendor="Zaptec", charge_point_model="Go")

@@ -144,7 +144,9 @@ async def connect(
     subprotocol = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1", "2.1": "ocpp2.1"}[protocol]
     headers = basic_auth(cp_id, password) if password else None
     async with websockets.connect(
-        f"{ocpp_url}/{cp_id}", subprotocols=[subprotocol], additional_headers=headers  # type: ignore[list-item]
+        f"{ocpp_url}/{cp_id}",
+        subprotocols=[subprotocol],
+        additional_headers=headers,  # type: ignore[list-item]
     ) as ws:
         cp: Any = Charger16(cp_id, ws) if protocol == "1.6" else Charger201(cp_id, ws)
         task = asyncio.create_task(cp.start())

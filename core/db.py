@@ -66,9 +66,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create an async engine; SQLite gets WAL, a busy timeout and foreign keys."""
     if is_sqlite(url):
         _ensure_sqlite_dir(url)
-        engine = create_async_engine(
-            url, connect_args={"timeout": 30}, pool_size=kwargs.pop("pool_size", 5), **kwargs
-        )
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -12,6 +12,8 @@ This module classifies a raw frame and a schema violation into the right code pe
 
 from __future__ import annotations
 
+import decimal
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,13 @@ from jsonschema.exceptions import best_match
 from ocpp.messages import get_validator
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
+# 1.6 schemas with `multipleOf: 0.1` validate with Decimal floats; the `ocpp` package caches
+# one validator per schema, so we must build these exactly as it does.
+_DECIMAL_16 = {
+    (CALL, "SetChargingProfile"),
+    (CALL, "RemoteStartTransaction"),
+    (CALLRESULT, "GetCompositeSchedule"),
+}
 _MESSAGE_ID = re.compile(rb'^\s*\[\s*\d+\s*,\s*"([^"\\]{1,36})"')
 
 
@@ -139,7 +148,11 @@ def validate(
 ) -> None:
     """Validate against the version's JSON schema (validators are cached by the package)."""
     try:
-        validator = get_validator(message_type, action, version)
+        if version == "1.6" and (message_type, action) in _DECIMAL_16:
+            validator = get_validator(message_type, action, version, parse_float=decimal.Decimal)
+            payload = json.loads(json.dumps(payload), parse_float=decimal.Decimal)
+        else:
+            validator = get_validator(message_type, action, version)
     except OSError:
         raise RpcError(message_id, "NotImplemented", f"Unknown action {action}", {}) from None
     if validator.is_valid(payload):

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import websockets
+from websockets.typing import Subprotocol
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as CP16
 from ocpp.v16 import call as call16
@@ -145,8 +146,8 @@ async def connect(
     headers = basic_auth(cp_id, password) if password else None
     async with websockets.connect(
         f"{ocpp_url}/{cp_id}",
-        subprotocols=[subprotocol],
-        additional_headers=headers,  # type: ignore[list-item]
+        subprotocols=[Subprotocol(subprotocol)],
+        additional_headers=headers,
     ) as ws:
         cp: Any = Charger16(cp_id, ws) if protocol == "1.6" else Charger201(cp_id, ws)
         task = asyncio.create_task(cp.start())
@@ -161,7 +162,9 @@ async def connect(
 @contextlib.asynccontextmanager
 async def raw(ocpp_url: str, cp_id: str, protocol: str = "1.6") -> AsyncIterator[Any]:
     subprotocol = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1", "2.1": "ocpp2.1"}[protocol]
-    async with websockets.connect(f"{ocpp_url}/{cp_id}", subprotocols=[subprotocol]) as ws:  # type: ignore[list-item]
+    async with websockets.connect(
+        f"{ocpp_url}/{cp_id}", subprotocols=[Subprotocol(subprotocol)]
+    ) as ws:
         yield ws
 
 

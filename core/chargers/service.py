@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bus import Event
 from core.models import Charger, ChargerEvent, ChargerVariable, Connector, RegistrationStatus, Site
-from core.security import hash_password
+from core.security import MIN_PASSWORD_BYTES, hash_password
 from core.timeutil import utcnow
 from core.uow import UnitOfWork
 
@@ -85,6 +85,8 @@ async def add_charger(
         raise ChargerError("a charge point id is 1-48 characters without '/'")
     if not 1 <= connectors <= 32:
         raise ChargerError("a charger has 1-32 connectors")
+    if password is not None and len(password.encode()) < MIN_PASSWORD_BYTES:
+        raise ChargerError(f"a charger password needs at least {MIN_PASSWORD_BYTES} bytes")
     existing = (
         await session.execute(select(Charger.id).where(Charger.charge_point_id == charge_point_id))
     ).first()

@@ -37,6 +37,7 @@ async def test_units_queued_together_commit_together_and_results_come_back(batch
             uow.session.add(Site(name=f"site-{n}"))
             await uow.session.flush()
             return n * 10
+
         return work
 
     results = await asyncio.gather(*(b.run(f"key-{n % 3}", add(n)) for n in range(50)))
@@ -62,6 +63,7 @@ async def test_a_failing_unit_does_not_lose_its_neighbours(batcher):
             uow.session.add(Site(name=f"ok-{n}"))
             uow.publish(Event("t", "added", {"n": n}))
             return "ok"
+
         return work
 
     async def duplicate(uow: UnitOfWork) -> str:

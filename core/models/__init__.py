@@ -1,5 +1,6 @@
 """All ORM models, in one package so that metadata and migrations see every table."""
 
+from core.models.auth import LoginCode, RefreshToken
 from core.models.charging import ChargingSession, MeterSample, SessionStatus, TransactionEventRecord
 from core.models.infrastructure import (
     Charger,
@@ -10,7 +11,7 @@ from core.models.infrastructure import (
     RegistrationStatus,
     Site,
 )
-from core.models.users import IdToken, IdTokenKind, IdTokenStatus, User
+from core.models.users import IdToken, IdTokenKind, IdTokenStatus, PaymentMethod, User, Vehicle
 
 __all__ = [
     "Charger",
@@ -22,10 +23,14 @@ __all__ = [
     "IdToken",
     "IdTokenKind",
     "IdTokenStatus",
+    "LoginCode",
     "MeterSample",
+    "PaymentMethod",
+    "RefreshToken",
     "RegistrationStatus",
     "SessionStatus",
     "Site",
     "TransactionEventRecord",
     "User",
+    "Vehicle",
 ]

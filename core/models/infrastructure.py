@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -48,6 +49,7 @@ class ConnectorStatus(StrEnum):
 
 class Site(Base):
     __tablename__ = "sites"
+    __table_args__ = (Index("ix_sites_latitude_longitude", "latitude", "longitude"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
@@ -59,6 +61,8 @@ class Site(Base):
     grid_capacity_a: Mapped[int | None] = mapped_column(Integer)
     grid_capacity_w: Mapped[int | None] = mapped_column(Integer)
     public: Mapped[bool] = mapped_column(Boolean, default=True)
+    # List price shown before the tariff engine prices a driver's group: øre per kWh, incl. VAT.
+    list_price_ore_per_kwh: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     chargers: Mapped[list[Charger]] = relationship(back_populates="site", lazy="raise")
@@ -70,7 +74,9 @@ class Charger(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # OCPP identity: the last path segment of the websocket URL.
     charge_point_id: Mapped[str] = mapped_column(String(48), unique=True)
-    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"))
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="SET NULL"), index=True
+    )
     vendor: Mapped[str | None] = mapped_column(String(50))
     model: Mapped[str | None] = mapped_column(String(50))
     serial_number: Mapped[str | None] = mapped_column(String(50))

@@ -1,19 +1,24 @@
-"""The HTTP application: health, operator REST endpoints (GraphQL joins later)."""
+"""The HTTP application: health, operator REST endpoints and the driver GraphQL API."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from api.deps import Services
+from api.graphql.context import DriverServices
+from api.graphql.schema import graphql_router
 from api.routes import router
 
 
-def create_app(services: Services) -> FastAPI:
+def create_app(services: Services, driver: DriverServices | None = None) -> FastAPI:
     app = FastAPI(
         title="Ladeflyt",
         version="0.1.0",
-        description="EV-charging operator backend: operator REST API.",
+        description="EV-charging operator backend: operator REST API. The driver app uses "
+        "GraphQL at /graphql (schema in openapi/schema.graphql).",
     )
     app.state.services = services
     app.include_router(router)
+    if driver is not None:
+        app.include_router(graphql_router(driver), prefix="/graphql", include_in_schema=False)
     return app

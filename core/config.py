@@ -39,6 +39,25 @@ class Settings(BaseSettings):
     max_power_w: int = 1_000_000
     future_timestamp_tolerance_s: int = 300
 
+    # Driver sign-in. An empty secret is generated once and kept in `secret_file` (dev only:
+    # set LADEFLYT_JWT_SECRET in production, shared by every API process).
+    jwt_secret: str = ""
+    secret_file: str = "var/jwt.secret"
+    access_token_ttl_s: int = Field(default=900, ge=60)
+    refresh_token_ttl_days: int = Field(default=30, ge=1)
+    login_code_ttl_s: int = Field(default=300, ge=30)
+    login_code_max_attempts: int = 5
+    login_codes_per_phone_per_15min: int = 3
+    login_codes_per_ip_per_hour: int = 20
+
+    graphql_introspection: bool = True
+    graphql_max_depth: int = 12
+    graphql_max_tokens: int = 2000
+    graphql_max_aliases: int = 20
+    # How long startCharging waits for the charger to accept the remote start.
+    remote_start_timeout_s: float = Field(default=10.0, gt=0)
+    public_base_url: str = "http://127.0.0.1:8000"
+
     # Bearer token for the operator REST API; empty disables it.
     operator_token: str = ""
 

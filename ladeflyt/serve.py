@@ -8,8 +8,6 @@ import logging
 
 import uvicorn
 
-from api.app import create_app
-from api.deps import Services
 from core.config import Settings
 from core.db import transaction
 from ladeflyt.runtime import Runtime
@@ -25,7 +23,7 @@ async def serve(settings: Settings, *, demo: bool = False, simulate: int = 0) ->
         async with transaction(runtime.gateway_ctx.sessions) as session:
             if await seed(session):
                 log.info("demo data seeded")
-    app = create_app(Services(settings, runtime.gateway_ctx.sessions, runtime.gateway_ctx.commands))
+    app = runtime.http_app()
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -39,9 +37,8 @@ async def serve(settings: Settings, *, demo: bool = False, simulate: int = 0) ->
     await runtime.start()
     simulation: asyncio.Task[object] | None = None
     if simulate:
-        from ocpp_gateway.simulator import SimulationConfig, run_simulation
-
         from ladeflyt.demo import demo_charge_point_ids, demo_id_tags
+        from ocpp_gateway.simulator import SimulationConfig, run_simulation
 
         ids = demo_charge_point_ids()[:simulate]
         config = SimulationConfig(

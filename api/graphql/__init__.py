@@ -1,0 +1,1 @@
+"""The driver app's GraphQL API (strawberry): schema, context, resolvers."""

@@ -1,0 +1,279 @@
+"""Mutation resolvers. Expected failures come back as union members (see results.py)."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from api.graphql import results as r
+from api.graphql.context import Context
+from api.graphql.permissions import IsSignedIn, signed_in
+from api.graphql.queries import session_view
+from api.graphql.types import InvoiceSettings, Me, RfidTag, VehicleInput, VehicleType
+from core.models import User
+from core.sessions import driver
+from core.users import account
+from core.users.auth import AuthError, Tokens
+
+_PROBLEMS: dict[str, type[r.Problem]] = {
+    "ChargerOffline": r.ChargerOffline,
+    "ConnectorUnavailable": r.ConnectorUnavailable,
+    "PaymentMethodRequired": r.PaymentMethodRequired,
+    "NotAllowed": r.NotAllowed,
+    "NotYourSession": r.NotYourSession,
+    "SessionNotActive": r.SessionNotActive,
+    "NotFound": r.NotFound,
+    "RfidTagTaken": r.RfidTagTaken,
+    "rate_limited": r.RateLimited,
+    "invalid_code": r.InvalidCode,
+    "code_expired": r.CodeExpired,
+    "invalid_token": r.InvalidToken,
+}
+
+
+def _problem(kind: str, message: str, field: str | None = None) -> r.Problem:
+    if kind in ("InvalidInput", "invalid_input"):
+        return r.InvalidInput(message=message, field=field)
+    return _PROBLEMS[kind](message=message)
+
+
+def _pk(value: strawberry.ID) -> int | None:
+    return int(value) if str(value).isdigit() else None
+
+
+async def _signed_in_result(ctx: Context, tokens: Tokens) -> r.SignedIn:
+    user = await ctx.session.get_one(User, tokens.user_id)
+    return r.SignedIn(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        access_token_expires_at=tokens.access_expires_at,
+        new_user=tokens.new_user,
+        me=Me.of(user),
+    )
+
+
+def _vehicle_data(data: VehicleInput) -> account.VehicleInput:
+    return account.VehicleInput(
+        make=data.make,
+        model=data.model,
+        battery_kwh=data.battery_kwh,
+        max_ac_kw=data.max_ac_kw,
+        max_dc_kw=data.max_dc_kw,
+        connector_types=tuple(data.connector_types),
+    )
+
+
+@strawberry.type
+class Mutation:
+    # ------------------------------------------------------------- sign-in
+
+    @strawberry.mutation(description="Send a one-time sign-in code by SMS.")
+    async def request_sign_in_code(
+        self, info: Info[Context, None], phone: str
+    ) -> r.RequestSignInCodeResult:
+        ctx = info.context
+        try:
+            normalized = await ctx.services.auth.request_code(ctx.session, phone, ctx.ip)
+        except AuthError as error:
+            return _problem(error.reason, str(error), "phone")  # type: ignore[return-value]
+        return r.SignInCodeSent(
+            phone=normalized, expires_in_seconds=ctx.services.settings.login_code_ttl_s
+        )
+
+    @strawberry.mutation(description="Exchange the SMS code for tokens; creates the account.")
+    async def sign_in(self, info: Info[Context, None], phone: str, code: str) -> r.SignInResult:
+        ctx = info.context
+        try:
+            tokens = await ctx.services.auth.sign_in(ctx.session, phone, code)
+        except AuthError as error:
+            return _problem(error.reason, str(error), "code")  # type: ignore[return-value]
+        return await _signed_in_result(ctx, tokens)
+
+    @strawberry.mutation(description="A new access token (the refresh token is rotated).")
+    async def refresh_session(
+        self, info: Info[Context, None], refresh_token: str
+    ) -> r.RefreshResult:
+        ctx = info.context
+        try:
+            tokens = await ctx.services.auth.refresh(ctx.session, refresh_token)
+        except AuthError as error:
+            return (
+                r.InvalidToken(message=str(error))
+                if error.reason
+                else r.InvalidToken(message="invalid token")
+            )
+        return await _signed_in_result(ctx, tokens)
+
+    @strawberry.mutation(
+        permission_classes=[IsSignedIn], description="Revoke every token of this account."
+    )
+    async def sign_out_everywhere(self, info: Info[Context, None]) -> r.SignedOut:
+        user = await signed_in(info)
+        await info.context.services.auth.sign_out_everywhere(info.context.session, user.id)
+        return r.SignedOut(message="signed out on every device")
+
+    # ------------------------------------------------------------- charging
+
+    @strawberry.mutation(permission_classes=[IsSignedIn])
+    async def start_charging(
+        self,
+        info: Info[Context, None],
+        connector_id: strawberry.ID,
+        vehicle_id: strawberry.ID | None = None,
+    ) -> r.StartChargingResult:
+        ctx = info.context
+        user = await signed_in(info)
+        connector_pk = _pk(connector_id)
+        if connector_pk is None:
+            return r.ConnectorUnavailable(message="no such connector")
+        plan = await driver.prepare_start(
+            ctx.session,
+            ctx.services.commands,
+            user,
+            connector_pk,
+            vehicle_id=_pk(vehicle_id) if vehicle_id is not None else None,
+        )
+        if isinstance(plan, driver.Refused):
+            return _problem(plan.kind, plan.message)  # type: ignore[return-value]
+        # The charger will ask about the app token at once: it must be committed first.
+        await ctx.session.commit()
+        outcome = await driver.send_start(
+            ctx.services.commands, plan, timeout=ctx.services.settings.remote_start_timeout_s
+        )
+        if isinstance(outcome, driver.Refused):
+            return _problem(outcome.kind, outcome.message)  # type: ignore[return-value]
+        return r.ChargingStarted(
+            message="The charger accepted the start; the session appears when charging begins.",
+            connector_id=strawberry.ID(str(outcome.connector_pk)),
+            charger_code=outcome.charge_point_id,
+            evse_id=outcome.evse_id,
+            transaction_id=outcome.transaction_id,
+        )
+
+    @strawberry.mutation(permission_classes=[IsSignedIn])
+    async def stop_charging(
+        self, info: Info[Context, None], session_id: strawberry.ID
+    ) -> r.StopChargingResult:
+        ctx = info.context
+        user = await signed_in(info)
+        pk = _pk(session_id)
+        if pk is None:
+            return r.NotYourSession(message="no such session of yours")
+        outcome = await driver.stop_charging(
+            ctx.session,
+            ctx.services.commands,
+            user,
+            pk,
+            timeout=ctx.services.settings.remote_start_timeout_s,
+        )
+        if isinstance(outcome, driver.Refused):
+            return _problem(outcome.kind, outcome.message)  # type: ignore[return-value]
+        cs = await driver.session_for_user(ctx.session, user.id, outcome.session_id)
+        assert cs is not None
+        return r.ChargingStopping(
+            message="The charger is stopping the session.", session=await session_view(ctx, cs)
+        )
+
+    # ------------------------------------------------------------- account
+
+    @strawberry.mutation(permission_classes=[IsSignedIn])
+    async def update_profile(
+        self,
+        info: Info[Context, None],
+        name: str | None = None,
+        email: str | None = None,
+        language: str | None = None,
+    ) -> r.UpdateProfileResult:
+        user = await signed_in(info)
+        try:
+            await account.update_profile(
+                info.context.session, user, name=name, email=email, language=language
+            )
+        except account.AccountError as error:
+            return _problem(error.kind, str(error), error.field)  # type: ignore[return-value]
+        return r.ProfileUpdated(me=Me.of(user))
+
+    @strawberry.mutation(permission_classes=[IsSignedIn])
+    async def update_invoice_settings(
+        self,
+        info: Info[Context, None],
+        receipt_by_email: bool | None = None,
+        invoice_channel: str | None = None,
+    ) -> r.UpdateInvoiceSettingsResult:
+        user = await signed_in(info)
+        try:
+            await account.update_invoice_settings(
+                info.context.session,
+                user,
+                receipt_by_email=receipt_by_email,
+                invoice_channel=invoice_channel,
+            )
+        except account.AccountError as error:
+            return _problem(error.kind, str(error), error.field)  # type: ignore[return-value]
+        return r.InvoiceSettingsUpdated(invoice_settings=InvoiceSettings.of(user))
+
+    @strawberry.mutation(permission_classes=[IsSignedIn])
+    async def register_rfid_tag(
+        self, info: Info[Context, None], uid: str, label: str = ""
+    ) -> r.RegisterRfidTagResult:
+        user = await signed_in(info)
+        try:
+            tag = await account.register_rfid_tag(info.context.session, user, uid, label)
+        except account.AccountError as error:
+            return _problem(error.kind, str(error), error.field)  # type: ignore[return-value]
+        return r.RfidTagRegistered(tag=RfidTag.of(tag))
+
+    @strawberry.mutation(permission_classes=[IsSignedIn])
+    async def remove_rfid_tag(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> r.RemoveRfidTagResult:
+        user = await signed_in(info)
+        pk = _pk(id)
+        try:
+            if pk is None:
+                raise account.AccountError("NotFound", "no such tag of yours")
+            await account.remove_rfid_tag(info.context.session, user, pk)
+        except account.AccountError as error:
+            return _problem(error.kind, str(error))  # type: ignore[return-value]
+        return r.RfidTagRemoved(id=id)
+
+    @strawberry.mutation(permission_classes=[IsSignedIn])
+    async def add_vehicle(
+        self, info: Info[Context, None], vehicle: VehicleInput
+    ) -> r.SaveVehicleResult:
+        user = await signed_in(info)
+        try:
+            row = await account.add_vehicle(info.context.session, user, _vehicle_data(vehicle))
+        except account.AccountError as error:
+            return _problem(error.kind, str(error), error.field)  # type: ignore[return-value]
+        return r.VehicleSaved(vehicle=VehicleType.of(row))
+
+    @strawberry.mutation(permission_classes=[IsSignedIn])
+    async def update_vehicle(
+        self, info: Info[Context, None], id: strawberry.ID, vehicle: VehicleInput
+    ) -> r.SaveVehicleResult:
+        user = await signed_in(info)
+        pk = _pk(id)
+        try:
+            if pk is None:
+                raise account.AccountError("NotFound", "no such vehicle of yours")
+            row = await account.update_vehicle(
+                info.context.session, user, pk, _vehicle_data(vehicle)
+            )
+        except account.AccountError as error:
+            return _problem(error.kind, str(error), error.field)  # type: ignore[return-value]
+        return r.VehicleSaved(vehicle=VehicleType.of(row))
+
+    @strawberry.mutation(permission_classes=[IsSignedIn])
+    async def remove_vehicle(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> r.RemoveVehicleResult:
+        user = await signed_in(info)
+        pk = _pk(id)
+        try:
+            if pk is None:
+                raise account.AccountError("NotFound", "no such vehicle of yours")
+            await account.remove_vehicle(info.context.session, user, pk)
+        except account.AccountError as error:
+            return _problem(error.kind, str(error))  # type: ignore[return-value]
+        return r.VehicleRemoved(id=id)

@@ -1,0 +1,62 @@
+"""The driver GraphQL schema and its FastAPI router."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import strawberry
+from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
+from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from api.graphql.context import Context, DriverServices, client_ip
+from api.graphql.mutations import Mutation
+from api.graphql.queries import Query
+from api.graphql.subscriptions import Subscription
+from core.config import Settings
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    extensions: list[Any] = [
+        QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+    ]
+    if not settings.graphql_introspection:
+        extensions.append(DisableIntrospection())
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )
+
+
+def graphql_router(services: DriverServices) -> GraphQLRouter[Context, None]:
+    async def db_session() -> AsyncIterator[AsyncSession]:
+        async with services.sessions() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def context_getter(
+        session: Annotated[AsyncSession, Depends(db_session)], connection: HTTPConnection
+    ) -> Context:
+        return Context(services, session, client_ip(connection))
+
+    return GraphQLRouter(
+        build_schema(services.settings),
+        context_getter=context_getter,
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        graphql_ide="graphiql" if services.settings.graphql_introspection else None,
+    )

@@ -1,0 +1,346 @@
+"""GraphQL types, separate from the ORM models; built from domain objects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from core.chargers.search import ChargerHit, ConnectorHit, usable
+from core.models import ChargingSession, IdToken, PaymentMethod, User, Vehicle
+from core.timeutil import utcnow
+
+
+@strawberry.type(description="An amount of money in NOK, as integer øre.")
+class Money:
+    amount_ore: int
+    currency: str = "NOK"
+
+    @strawberry.field(description="Norwegian formatting, e.g. 'kr 1 234,50'.")
+    def formatted(self) -> str:
+        kroner, ore = divmod(abs(self.amount_ore), 100)
+        sign = "-" if self.amount_ore < 0 else ""
+        return f"{sign}kr {kroner:,}".replace(",", "\u00a0") + f",{ore:02d}"
+
+
+@strawberry.type
+class PriceComponent:
+    kind: str = strawberry.field(description="energy | time | idle | session | power")
+    description: str
+    unit: str = strawberry.field(description="kWh | min | session")
+    unit_price_ore: float = strawberry.field(description="incl. 25 % VAT, may have decimals")
+
+
+@strawberry.type(description="What this driver would pay here, shown before starting.")
+class Price:
+    currency: str
+    per_kwh_ore: int | None
+    components: list[PriceComponent]
+    configured: bool
+
+
+@strawberry.enum
+class ConnectorState(Enum):
+    AVAILABLE = "Available"
+    PREPARING = "Preparing"
+    CHARGING = "Charging"
+    SUSPENDED_EV = "SuspendedEV"
+    SUSPENDED_EVSE = "SuspendedEVSE"
+    FINISHING = "Finishing"
+    RESERVED = "Reserved"
+    OCCUPIED = "Occupied"
+    UNAVAILABLE = "Unavailable"
+    FAULTED = "Faulted"
+    UNKNOWN = "Unknown"
+
+    @classmethod
+    def of(cls, value: str) -> ConnectorState:
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.UNKNOWN
+
+
+@strawberry.type
+class Connector:
+    id: strawberry.ID
+    evse_id: int
+    connector_id: int
+    type: str
+    max_kw: float
+    status: ConnectorState
+    available: bool
+    price: Price
+
+    @classmethod
+    def from_hit(cls, c: ConnectorHit, online: bool, price: Price) -> Connector:
+        return cls(
+            id=strawberry.ID(str(c.id)),
+            evse_id=c.evse_id,
+            connector_id=c.connector_id,
+            type=c.connector_type,
+            max_kw=c.max_power_w / 1000,
+            status=ConnectorState.of(c.status),
+            available=usable(c, online),
+            price=price,
+        )
+
+
+@strawberry.type
+class Site:
+    id: strawberry.ID
+    name: str
+    address: str
+    city: str
+    latitude: float
+    longitude: float
+
+
+@strawberry.type
+class Charger:
+    id: strawberry.ID
+    code: str = strawberry.field(description="The id printed on the charger.")
+    online: bool
+    site: Site
+    distance_km: float | None
+    connectors: list[Connector]
+
+    @classmethod
+    def from_hit(cls, hit: ChargerHit, prices: dict[int, Price], with_distance: bool) -> Charger:
+        return cls(
+            id=strawberry.ID(str(hit.charger_id)),
+            code=hit.charge_point_id,
+            online=hit.online,
+            site=Site(
+                id=strawberry.ID(str(hit.site_id)),
+                name=hit.site_name,
+                address=hit.address,
+                city=hit.city,
+                latitude=hit.latitude,
+                longitude=hit.longitude,
+            ),
+            distance_km=round(hit.distance_km, 3) if with_distance else None,
+            connectors=[Connector.from_hit(c, hit.online, prices[c.id]) for c in hit.connectors],
+        )
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class ChargerEdge:
+    node: Charger
+    cursor: str
+
+
+@strawberry.type
+class ChargerConnection:
+    edges: list[ChargerEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.input
+class ChargerFilter:
+    min_power_kw: float | None = None
+    connector_types: list[str] | None = None
+    available_only: bool = False
+    public_only: bool = True
+
+
+@strawberry.enum
+class SessionState(Enum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+
+
+@strawberry.type(name="ChargingSession")
+class ChargingSessionType:
+    id: strawberry.ID
+    state: SessionState
+    charger_code: str
+    evse_id: int | None
+    started_at: datetime
+    stopped_at: datetime | None
+    duration_seconds: int
+    energy_wh: int
+    energy_kwh: float
+    power_kw: float | None
+    soc: int | None
+    stop_reason: str | None
+    cost: Money | None
+    payment_state: str
+    receipt_url: str | None
+
+    @classmethod
+    def build(
+        cls, cs: ChargingSession, charger_code: str, cost_ore: int | None, base_url: str
+    ) -> ChargingSessionType:
+        end = cs.stopped_at or utcnow()
+        completed = cs.status == "completed"
+        return cls(
+            id=strawberry.ID(str(cs.id)),
+            state=SessionState(cs.status),
+            charger_code=charger_code,
+            evse_id=cs.evse_id,
+            started_at=cs.started_at,
+            stopped_at=cs.stopped_at,
+            duration_seconds=max(int((end - cs.started_at).total_seconds()), 0),
+            energy_wh=cs.energy_wh,
+            energy_kwh=round(cs.energy_wh / 1000, 3),
+            power_kw=None if completed or cs.last_power_w is None else cs.last_power_w / 1000,
+            soc=cs.last_soc,
+            stop_reason=cs.stop_reason,
+            cost=Money(amount_ore=cost_ore) if cost_ore is not None else None,
+            payment_state=getattr(cs, "payment_state", None) or "none",
+            receipt_url=f"{base_url}/receipts/{cs.id}" if completed else None,
+        )
+
+
+@strawberry.type
+class SessionEdge:
+    node: ChargingSessionType
+    cursor: str
+
+
+@strawberry.type
+class SessionConnection:
+    edges: list[SessionEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class Me:
+    id: strawberry.ID
+    phone: str
+    name: str
+    email: str | None
+    language: str
+    customer_group: str
+
+    @classmethod
+    def of(cls, user: User) -> Me:
+        return cls(
+            id=strawberry.ID(str(user.id)),
+            phone=user.phone,
+            name=user.name,
+            email=user.email,
+            language=user.language,
+            customer_group=user.customer_group,
+        )
+
+
+@strawberry.type
+class RfidTag:
+    id: strawberry.ID
+    uid: str
+    label: str
+    active: bool
+
+    @classmethod
+    def of(cls, tag: IdToken) -> RfidTag:
+        return cls(
+            id=strawberry.ID(str(tag.id)),
+            uid=tag.token,
+            label=tag.label,
+            active=tag.status == "active",
+        )
+
+
+@strawberry.type(name="Vehicle")
+class VehicleType:
+    id: strawberry.ID
+    make: str
+    model: str
+    battery_kwh: float
+    max_ac_kw: float
+    max_dc_kw: float
+    connector_types: list[str]
+
+    @classmethod
+    def of(cls, v: Vehicle) -> VehicleType:
+        return cls(
+            id=strawberry.ID(str(v.id)),
+            make=v.make,
+            model=v.model,
+            battery_kwh=v.battery_wh / 1000,
+            max_ac_kw=v.max_ac_w / 1000,
+            max_dc_kw=v.max_dc_w / 1000,
+            connector_types=list(v.connector_types),
+        )
+
+
+@strawberry.type(name="PaymentMethod")
+class PaymentMethodType:
+    id: strawberry.ID
+    kind: str
+    provider: str
+    brand: str
+    last4: str
+    label: str
+    is_default: bool
+
+    @classmethod
+    def of(cls, p: PaymentMethod) -> PaymentMethodType:
+        return cls(
+            id=strawberry.ID(str(p.id)),
+            kind=p.kind,
+            provider=p.provider,
+            brand=p.brand,
+            last4=p.last4,
+            label=p.label,
+            is_default=p.is_default,
+        )
+
+
+@strawberry.type
+class InvoiceSettings:
+    receipt_by_email: bool
+    invoice_channel: str
+    invoice_billing: bool = strawberry.field(
+        description="Billed monthly by invoice instead of paying per session."
+    )
+
+    @classmethod
+    def of(cls, user: User) -> InvoiceSettings:
+        return cls(
+            receipt_by_email=user.receipt_by_email,
+            invoice_channel=user.invoice_channel,
+            invoice_billing=user.invoice_billing,
+        )
+
+
+@strawberry.input
+class VehicleInput:
+    make: str
+    model: str
+    battery_kwh: float
+    max_ac_kw: float = 11.0
+    max_dc_kw: float = 50.0
+    connector_types: list[str] = strawberry.field(default_factory=lambda: ["Type2", "CCS2"])
+
+
+@strawberry.type
+class SessionUpdate:
+    session_id: strawberry.ID
+    state: SessionState
+    power_kw: float | None
+    energy_kwh: float
+    elapsed_seconds: int
+    cost_so_far: Money | None
+    soc: int | None
+    at: datetime
+
+
+@strawberry.type
+class ConnectorStatusUpdate:
+    charger_id: strawberry.ID
+    online: bool
+    evse_id: int | None
+    connector_id: int | None
+    status: ConnectorState | None
+    at: datetime

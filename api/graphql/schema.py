@@ -1,7 +1,5 @@
 """The driver GraphQL schema and its FastAPI router."""
 
-from __future__ import annotations
-
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -27,13 +25,14 @@ from core.config import Settings
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
+    limits = settings
     extensions: list[Any] = [
-        QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-        MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        lambda: QueryDepthLimiter(max_depth=limits.graphql_max_depth),
+        lambda: MaxTokensLimiter(max_token_count=limits.graphql_max_tokens),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.graphql_max_aliases),
     ]
     if not settings.graphql_introspection:
-        extensions.append(DisableIntrospection())
+        extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )

@@ -137,7 +137,7 @@ async def chargers_near(
     types = {t.lower() for t in search.connector_types}
     chargers: dict[int, ChargerHit] = {}
     distances: dict[int, float] = {}
-    for row in (await session.execute(query)).tuples():
+    for row in await session.execute(query):
         (
             site_id,
             name,
@@ -214,7 +214,7 @@ async def charger_by_code_or_id(
     row = (await session.execute(query)).first()
     if row is None:
         return None
-    charger, site = row.tuple()
+    charger, site = row
     connectors = (
         await session.execute(
             select(Connector)

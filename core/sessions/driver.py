@@ -151,7 +151,7 @@ async def prepare_start(
     ).first()
     if row is None:
         return Refused("ConnectorUnavailable", "no such connector")
-    connector, charger = row.tuple()
+    connector, charger = row
     if vehicle_id is not None:
         owned = (
             await session.execute(
@@ -222,7 +222,7 @@ async def stop_charging(
     ).first()
     if row is None or row[0].user_id != user.id:
         return Refused("NotYourSession", "no such session of yours")
-    cs, cp_id = row.tuple()
+    cs, cp_id = row
     if cs.status != SessionStatus.ACTIVE.value:
         return Refused("SessionNotActive", "the session has ended")
     try:

@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 import websockets
-from websockets.typing import Subprotocol
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as CP16
 from ocpp.v16 import call as call16
@@ -18,6 +17,7 @@ from ocpp.v16 import call_result as result16
 from ocpp.v201 import ChargePoint as CP201
 from ocpp.v201 import call_result as result201
 from sqlalchemy.ext.asyncio import AsyncSession
+from websockets.typing import Subprotocol
 
 from core.chargers.service import add_charger
 from core.db import transaction

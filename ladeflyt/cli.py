@@ -80,6 +80,19 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> None:
     print(f"user {_in_transaction(settings, work)} added")
 
 
+def cmd_user_token(args: argparse.Namespace, settings: Settings) -> None:
+    from core.users.auth import AuthService
+    from notifications.console import ConsoleSmsSender
+
+    auth = AuthService(settings, ConsoleSmsSender())
+
+    async def work(session: AsyncSession) -> str:
+        tokens = await auth.access_token_for(session, args.phone)
+        return tokens.access_token
+
+    print(_in_transaction(settings, work))
+
+
 def cmd_token_add(args: argparse.Namespace, settings: Settings) -> None:
     async def work(session: AsyncSession) -> str:
         user = await get_user_by_phone(session, args.user)
@@ -204,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group", default="public", help="customer group")
     p.add_argument("--email", default=None)
     p.set_defaults(func=cmd_user_add)
+    p = user.add_parser("token", help="print a fresh access token for a user (for scripts)")
+    p.add_argument("phone")
+    p.set_defaults(func=cmd_user_token)
 
     token = sub.add_parser("token", help="id tokens").add_subparsers(dest="t", required=True)
     p = token.add_parser("add", help="add an RFID tag to a user")

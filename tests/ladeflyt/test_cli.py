@@ -108,3 +108,25 @@ def test_bad_input_gets_a_clear_error_and_exit_code_2(db_url, args, message):
     result = ladeflyt(db_url, *args, check=False)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_user_token_prints_an_access_token_the_api_accepts(db_url, tmp_path):
+    ladeflyt(db_url, "user", "add", "91234567", "--name", "Kari")
+    env_secret = {"LADEFLYT_SECRET_FILE": str(tmp_path / "jwt.secret")}
+    result = subprocess.run(
+        [sys.executable, "-m", "ladeflyt.cli", "user", "token", "91234567"],
+        env={**os.environ, "LADEFLYT_DATABASE_URL": db_url, **env_secret},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    token = result.stdout.strip()
+    from core.config import Settings
+    from core.users.auth import AuthService
+    from notifications.console import ConsoleSmsSender
+
+    auth = AuthService(Settings(secret_file=env_secret["LADEFLYT_SECRET_FILE"]), ConsoleSmsSender())
+    assert auth.decode_access(token).user_id == 1
+    unknown = ladeflyt(db_url, "user", "token", "99999999", check=False)
+    assert unknown.returncode == 2 and "no user" in unknown.stderr

@@ -140,6 +140,7 @@ async def connect(
     protocol: str = "1.6",
     *,
     password: str | None = None,
+    charger_class: type | None = None,
 ) -> AsyncIterator[Any]:
     """A charger (ocpp package) connected over a real websocket, its loop running."""
     subprotocol = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1", "2.1": "ocpp2.1"}[protocol]
@@ -149,7 +150,8 @@ async def connect(
         subprotocols=[Subprotocol(subprotocol)],
         additional_headers=headers,
     ) as ws:
-        cp: Any = Charger16(cp_id, ws) if protocol == "1.6" else Charger201(cp_id, ws)
+        cls = charger_class or (Charger16 if protocol == "1.6" else Charger201)
+        cp: Any = cls(cp_id, ws)
         task = asyncio.create_task(cp.start())
         try:
             yield cp

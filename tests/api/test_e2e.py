@@ -34,40 +34,77 @@ class ChargingCharger(Charger16):
     @after("RemoteStartTransaction")
     async def begin(self, id_tag: str, connector_id: int | None = None, **_: Any) -> None:
         connector = connector_id or 1
-        await self.call(call16.StatusNotification(connector_id=connector, error_code="NoError",
-                                                  status="Preparing"))
-        started = await self.call(call16.StartTransaction(
-            connector_id=connector, id_tag=id_tag, meter_start=self.register_wh,
-            timestamp=format_ocpp_datetime(datetime.now(UTC))))
+        await self.call(
+            call16.StatusNotification(
+                connector_id=connector, error_code="NoError", status="Preparing"
+            )
+        )
+        started = await self.call(
+            call16.StartTransaction(
+                connector_id=connector,
+                id_tag=id_tag,
+                meter_start=self.register_wh,
+                timestamp=format_ocpp_datetime(datetime.now(UTC)),
+            )
+        )
         self.tx = started.transaction_id
-        await self.call(call16.StatusNotification(connector_id=connector, error_code="NoError",
-                                                  status="Charging"))
+        await self.call(
+            call16.StatusNotification(
+                connector_id=connector, error_code="NoError", status="Charging"
+            )
+        )
         self.connector = connector
 
     async def meter(self, wh: int, kw: float) -> None:
         self.register_wh += wh
-        await self.call(call16.MeterValues(connector_id=self.connector, transaction_id=self.tx,
-            meter_value=[{"timestamp": format_ocpp_datetime(datetime.now(UTC)), "sampledValue": [
-                {"value": str(self.register_wh), "measurand": "Energy.Active.Import.Register"},
-                {"value": str(kw), "measurand": "Power.Active.Import", "unit": "kW"},
-                {"value": "61", "measurand": "SoC", "unit": "Percent"}]}]))
+        await self.call(
+            call16.MeterValues(
+                connector_id=self.connector,
+                transaction_id=self.tx,
+                meter_value=[
+                    {
+                        "timestamp": format_ocpp_datetime(datetime.now(UTC)),
+                        "sampledValue": [
+                            {
+                                "value": str(self.register_wh),
+                                "measurand": "Energy.Active.Import.Register",
+                            },
+                            {"value": str(kw), "measurand": "Power.Active.Import", "unit": "kW"},
+                            {"value": "61", "measurand": "SoC", "unit": "Percent"},
+                        ],
+                    }
+                ],
+            )
+        )
 
     @after("RemoteStopTransaction")
     async def end(self, transaction_id: int, **_: Any) -> None:
-        await self.call(call16.StopTransaction(
-            meter_stop=self.register_wh, transaction_id=transaction_id, reason="Remote",
-            timestamp=format_ocpp_datetime(datetime.now(UTC))))
-        await self.call(call16.StatusNotification(connector_id=self.connector,
-                                                  error_code="NoError", status="Available"))
+        await self.call(
+            call16.StopTransaction(
+                meter_stop=self.register_wh,
+                transaction_id=transaction_id,
+                reason="Remote",
+                timestamp=format_ocpp_datetime(datetime.now(UTC)),
+            )
+        )
+        await self.call(
+            call16.StatusNotification(
+                connector_id=self.connector, error_code="NoError", status="Available"
+            )
+        )
 
 
 async def _subscribe(ws: Any, token: str, query: str, variables: dict[str, Any]) -> None:
-    await ws.send(json.dumps({"type": "connection_init",
-                              "payload": {"authorization": f"Bearer {token}"}}))
+    await ws.send(
+        json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+    )
     ack = json.loads(await asyncio.wait_for(ws.recv(), 5))
     assert ack["type"] == "connection_ack", ack
-    await ws.send(json.dumps({"id": "1", "type": "subscribe",
-                              "payload": {"query": query, "variables": variables}}))
+    await ws.send(
+        json.dumps(
+            {"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}}
+        )
+    )
 
 
 async def _next(ws: Any) -> dict[str, Any]:
@@ -80,9 +117,7 @@ async def _next(ws: Any) -> dict[str, Any]:
         assert message["type"] in ("ping", "pong"), message
 
 
-async def test_driver_signs_in_finds_starts_follows_live_stops_and_sees_history(
-    runtime, ocpp_url
-):
+async def test_driver_signs_in_finds_starts_follows_live_stops_and_sees_history(runtime, ocpp_url):
     await add_fleet(runtime, "KLOKK-1")
 
     async def place(s):
@@ -98,30 +133,42 @@ async def test_driver_signs_in_finds_starts_follows_live_stops_and_sees_history(
             (await s.execute(select(User))).scalar_one().invoice_billing = True
 
         await arrange(runtime, invoice_customer)
-        async with connect(ocpp_url, "KLOKK-1") as charger:
-            assert isinstance(charger, Charger16)
-            charger.__class__ = ChargingCharger
+        async with connect(ocpp_url, "KLOKK-1", charger_class=ChargingCharger) as charger:
             await charger.call(boot16())
-            await charger.call(call16.StatusNotification(connector_id=1, error_code="NoError",
-                                                         status="Available"))
-            found = await gql(http, """{ chargersNear(lat: 59.65, lon: 10.43, radiusKm: 2,
+            await charger.call(
+                call16.StatusNotification(connector_id=1, error_code="NoError", status="Available")
+            )
+            found = await gql(
+                http,
+                """{ chargersNear(lat: 59.65, lon: 10.43, radiusKm: 2,
                 filter: {availableOnly: true}) { edges { node { code connectors {
-                id available price { perKwhOre } } } } } }""", token=token)
+                id available price { perKwhOre } } } } } }""",
+                token=token,
+            )
             node = found["data"]["chargersNear"]["edges"][0]["node"]
             assert node["code"] == "KLOKK-1"
             connector = node["connectors"][0]
             assert connector["available"] and connector["price"]["perKwhOre"] == 500
 
-            started = await gql(http, """mutation($c: ID!) { startCharging(connectorId: $c) {
+            started = await gql(
+                http,
+                """mutation($c: ID!) { startCharging(connectorId: $c) {
                 __typename ... on ChargingStarted { chargerCode evseId }
-                ... on Problem { message } } }""", {"c": connector["id"]}, token)
+                ... on Problem { message } } }""",
+                {"c": connector["id"]},
+                token,
+            )
             assert started["data"]["startCharging"] == {
-                "__typename": "ChargingStarted", "chargerCode": "KLOKK-1", "evseId": 1}
+                "__typename": "ChargingStarted",
+                "chargerCode": "KLOKK-1",
+                "evseId": 1,
+            }
 
             active = None
             for _ in range(100):
-                active = (await gql(http, "{ activeSession { id state energyWh } }",
-                                    token=token))["data"]["activeSession"]
+                active = (await gql(http, "{ activeSession { id state energyWh } }", token=token))[
+                    "data"
+                ]["activeSession"]
                 if active:
                     break
                 await asyncio.sleep(0.05)
@@ -130,57 +177,87 @@ async def test_driver_signs_in_finds_starts_follows_live_stops_and_sees_history(
             async with websockets.connect(
                 f"ws://{host}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
             ) as ws:
-                await _subscribe(ws, token, """subscription($s: ID!) { sessionUpdates(
+                await _subscribe(
+                    ws,
+                    token,
+                    """subscription($s: ID!) { sessionUpdates(
                     sessionId: $s) { state energyKwh powerKw soc costSoFar { amountOre } } }""",
-                    {"s": active["id"]})
+                    {"s": active["id"]},
+                )
                 first = (await _next(ws))["sessionUpdates"]
                 assert first["state"] == "ACTIVE" and first["energyKwh"] == 0
                 await charger.meter(2_000, 11.0)
                 live = (await _next(ws))["sessionUpdates"]
-                assert live == {"state": "ACTIVE", "energyKwh": 2.0, "powerKw": 11.0, "soc": 61,
-                                "costSoFar": {"amountOre": 1_000}}
+                assert live == {
+                    "state": "ACTIVE",
+                    "energyKwh": 2.0,
+                    "powerKw": 11.0,
+                    "soc": 61,
+                    "costSoFar": {"amountOre": 1_000},
+                }
 
-                stopping = await gql(http, """mutation($s: ID!) { stopCharging(sessionId: $s) {
-                    __typename ... on Problem { message } } }""", {"s": active["id"]}, token)
+                stopping = await gql(
+                    http,
+                    """mutation($s: ID!) { stopCharging(sessionId: $s) {
+                    __typename ... on Problem { message } } }""",
+                    {"s": active["id"]},
+                    token,
+                )
                 assert stopping["data"]["stopCharging"]["__typename"] == "ChargingStopping"
                 final = (await _next(ws))["sessionUpdates"]
                 while final["state"] != "COMPLETED":
                     final = (await _next(ws))["sessionUpdates"]
                 assert final["energyKwh"] == 2.0 and final["powerKw"] is None
 
-        history = await gql(http, """{ sessions(first: 10) { edges { node { id state chargerCode
-            energyWh cost { amountOre formatted } receiptUrl stopReason } } } }""", token=token)
+        history = await gql(
+            http,
+            """{ sessions(first: 10) { edges { node { id state chargerCode
+            energyWh cost { amountOre formatted } receiptUrl stopReason } } } }""",
+            token=token,
+        )
         (only,) = history["data"]["sessions"]["edges"]
         assert only["node"]["state"] == "COMPLETED"
         assert only["node"]["energyWh"] == 2_000 and only["node"]["stopReason"] == "Remote"
         assert only["node"]["cost"] == {"amountOre": 1_000, "formatted": "kr 10,00"}
         assert only["node"]["receiptUrl"].endswith(f"/receipts/{active['id']}")
-        again = await gql(http, """mutation($s: ID!) { stopCharging(sessionId: $s) {
-            __typename } }""", {"s": active["id"]}, token)
+        again = await gql(
+            http,
+            """mutation($s: ID!) { stopCharging(sessionId: $s) {
+            __typename } }""",
+            {"s": active["id"]},
+            token,
+        )
         assert again["data"]["stopCharging"]["__typename"] == "SessionNotActive"
 
 
 async def test_connector_status_subscription_sends_current_state_then_changes(runtime, ocpp_url):
     await add_fleet(runtime, "CP-1")
-    async with http_server(runtime) as host:
-        async with connect(ocpp_url, "CP-1") as charger:
-            await charger.call(boot16())
+    async with http_server(runtime) as host, connect(ocpp_url, "CP-1") as charger:
+        await charger.call(boot16())
 
-            async def charger_id(s):
-                from core.models import Charger
+        async def charger_id(s):
+            from core.models import Charger
 
-                return str((await s.execute(select(Charger.id))).scalar_one())
+            return str((await s.execute(select(Charger.id))).scalar_one())
 
-            cid = await arrange(runtime, charger_id)
-            async with websockets.connect(
-                f"ws://{host}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
-            ) as ws:
-                await _subscribe(ws, "", """subscription($c: ID!) { connectorStatus(chargerId: $c)
-                    { online evseId status } }""", {"c": cid})
-                initial = [(await _next(ws))["connectorStatus"] for _ in range(2)]
-                assert [u["evseId"] for u in initial] == [1, 2]
-                assert all(u["online"] for u in initial)
-                await charger.call(call16.StatusNotification(connector_id=2, error_code="NoError",
-                                                             status="Charging"))
-                change = (await _next(ws))["connectorStatus"]
-                assert change == {"online": True, "evseId": 2, "status": "CHARGING"}
+        cid = await arrange(runtime, charger_id)
+        async with websockets.connect(
+            f"ws://{host}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
+        ) as ws:
+            await _subscribe(
+                ws,
+                "",
+                """subscription($c: ID!) { connectorStatus(chargerId: $c)
+                    { online evseId status } }""",
+                {"c": cid},
+            )
+            initial = [(await _next(ws))["connectorStatus"] for _ in range(2)]
+            assert [u["evseId"] for u in initial] == [1, 2]
+            assert all(u["online"] for u in initial)
+            await charger.call(
+                call16.StatusNotification(
+                    connector_id=2, error_code="NoError", status="Charging"
+                )
+            )
+            change = (await _next(ws))["connectorStatus"]
+            assert change == {"online": True, "evseId": 2, "status": "CHARGING"}

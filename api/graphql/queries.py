@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from api.graphql import pricing
 from api.graphql.context import Context
+from api.graphql.errors import InputError
 from api.graphql.permissions import IsSignedIn, signed_in
 from api.graphql.types import (
     Charger,
@@ -41,6 +42,13 @@ from core.users import account
 MAX_PAGE = 100
 
 
+def _offset(cursor: str | None) -> int:
+    try:
+        return decode_cursor(cursor)
+    except ValueError:
+        raise InputError("invalid cursor") from None
+
+
 async def session_view(ctx: Context, cs: ChargingSession) -> ChargingSessionType:
     charger: ChargerRow | None = await ctx.chargers.load(cs.charger_id)
     cost = await pricing.session_cost_ore(ctx.session, cs)
@@ -63,11 +71,11 @@ class Query:
         after: str | None = None,
     ) -> ChargerConnection:
         if not -90 <= lat <= 90 or not -180 <= lon <= 180:
-            raise ValueError("lat must be within ±90 and lon within ±180")
+            raise InputError("lat must be within ±90 and lon within ±180")
         if not 0 < radius_km <= 200:
-            raise ValueError("radiusKm must be in (0, 200]")
+            raise InputError("radiusKm must be in (0, 200]")
         if not 1 <= first <= MAX_PAGE:
-            raise ValueError(f"first must be 1..{MAX_PAGE}")
+            raise InputError(f"first must be 1..{MAX_PAGE}")
         f = filter or ChargerFilter()
         search = SearchFilter(
             min_power_kw=f.min_power_kw,
@@ -77,7 +85,7 @@ class Query:
         )
         ctx = info.context
         page = await chargers_near(
-            ctx.session, lat, lon, radius_km, search, first=first, offset=decode_cursor(after)
+            ctx.session, lat, lon, radius_km, search, first=first, offset=_offset(after)
         )
         prices = await pricing.prices_for_hits(ctx.session, page.hits, await ctx.user())
         edges = [
@@ -99,7 +107,7 @@ class Query:
         self, info: Info[Context, None], id: strawberry.ID | None = None, code: str | None = None
     ) -> Charger | None:
         if (id is None) == (code is None):
-            raise ValueError("give exactly one of id and code")
+            raise InputError("give exactly one of id and code")
         ctx = info.context
         hit = await charger_by_code_or_id(
             ctx.session,
@@ -141,9 +149,9 @@ class Query:
         to: datetime | None = None,
     ) -> SessionConnection:
         if not 1 <= first <= MAX_PAGE:
-            raise ValueError(f"first must be 1..{MAX_PAGE}")
+            raise InputError(f"first must be 1..{MAX_PAGE}")
         user = await signed_in(info)
-        offset = decode_cursor(after)
+        offset = _offset(after)
         rows, has_next = await driver.sessions_for_user(
             info.context.session, user.id, first=first, offset=offset, since=from_, until=to
         )

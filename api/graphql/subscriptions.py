@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from api.graphql import pricing
 from api.graphql.context import Context
+from api.graphql.errors import InputError
 from api.graphql.permissions import IsSignedIn, signed_in
 from api.graphql.types import (
     ConnectorState,
@@ -63,12 +64,12 @@ class Subscription:
         user = await signed_in(info)
         await ctx.release()
         if not str(session_id).isdigit():
-            raise ValueError("no such session of yours")
+            raise InputError("no such session of yours")
         pk = int(session_id)
         async with ctx.services.events.subscribe(session_topic(pk)) as events:
             first = await _session_update(ctx, pk, user.id)
             if first is None:
-                raise ValueError("no such session of yours")
+                raise InputError("no such session of yours")
             yield first
             if first.state == SessionState.COMPLETED:
                 return
@@ -87,11 +88,11 @@ class Subscription:
         ctx = info.context
         await ctx.release()
         if not str(charger_id).isdigit():
-            raise ValueError("no such charger")
+            raise InputError("no such charger")
         async with ctx.services.sessions() as db:
             hit = await charger_by_code_or_id(db, charger_id=int(charger_id))
         if hit is None:
-            raise ValueError("no such charger")
+            raise InputError("no such charger")
         async with ctx.services.events.subscribe(charger_topic(hit.charge_point_id)) as events:
             for c in hit.connectors:
                 yield ConnectorStatusUpdate(

@@ -255,9 +255,7 @@ async def test_connector_status_subscription_sends_current_state_then_changes(ru
             assert [u["evseId"] for u in initial] == [1, 2]
             assert all(u["online"] for u in initial)
             await charger.call(
-                call16.StatusNotification(
-                    connector_id=2, error_code="NoError", status="Charging"
-                )
+                call16.StatusNotification(connector_id=2, error_code="NoError", status="Charging")
             )
             change = (await _next(ws))["connectorStatus"]
             assert change == {"online": True, "evseId": 2, "status": "CHARGING"}

@@ -8,12 +8,14 @@ import contextlib
 import os
 import shutil
 import socket
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
+from sqlalchemy.pool import NullPool
 
 from core.config import Settings
 from core.db import Base, create_engine, session_factory, transaction
@@ -51,19 +53,26 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_migrated() -> str:
+def postgres_migrated() -> Iterator[str]:
+    """A fresh database of our own for this test run, so parallel runs never collide."""
     assert _PG_URL is not None
+    name = f"ladeflyt_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    url = make_url(_PG_URL).set(database=name).render_as_string(hide_password=False)
 
-    async def reset() -> None:
-        engine = create_engine(_PG_URL)
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-        await engine.dispose()
+    async def admin(statement: str) -> None:
+        engine = create_engine(_PG_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text(statement))
+        finally:
+            await engine.dispose()
 
-    asyncio.run(reset())
-    upgrade(_PG_URL)
-    return _PG_URL
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=_BACKENDS)

@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/mypy .
 
 contracts: $(STAMP)
-	$(BIN)/python -m api.contracts --write
+	$(BIN)/python -m ladeflyt.contracts --write
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ocpp_gateway

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import Sequence
+
+from fastapi import APIRouter, FastAPI
 
 from api.deps import Services
 from api.graphql.context import DriverServices
@@ -10,7 +12,12 @@ from api.graphql.schema import graphql_router
 from api.routes import router
 
 
-def create_app(services: Services, driver: DriverServices | None = None) -> FastAPI:
+def create_app(
+    services: Services,
+    driver: DriverServices | None = None,
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """The HTTP app; `routers` are the other packages' endpoints (SMS webhooks, payments)."""
     app = FastAPI(
         title="Ladeflyt",
         version="0.1.0",
@@ -19,6 +26,8 @@ def create_app(services: Services, driver: DriverServices | None = None) -> Fast
     )
     app.state.services = services
     app.include_router(router)
+    for extra in routers:
+        app.include_router(extra)
     if driver is not None:
         app.include_router(graphql_router(driver), prefix="/graphql", include_in_schema=False)
     return app

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     remote_start_timeout_s: float = Field(default=10.0, gt=0)
     public_base_url: str = "http://127.0.0.1:8000"
 
+    # SMS. `sms_provider` console prints messages; twilio sends them. An empty auth token
+    # disables the Twilio webhooks (404).
+    sms_provider: str = "console"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from: str = ""
+    sms_commands_per_10min: int = Field(default=10, ge=1)
+
     # Bearer token for the operator REST API; empty disables it.
     operator_token: str = ""
 

@@ -14,5 +14,15 @@ class OutboundSms:
     dedup_key: str | None = None
 
 
+class SmsRejected(Exception):
+    """The provider refused the message for good (e.g. 21614: not a mobile number)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class SmsSender(Protocol):
-    async def send(self, message: OutboundSms) -> None: ...
+    async def send(self, message: OutboundSms) -> str:
+        """Hand the message to the provider; return its message id. Raises SmsRejected."""
+        ...

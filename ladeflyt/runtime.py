@@ -1,11 +1,11 @@
-"""Composition root: builds the engine, buses, write batcher, gateway and HTTP app."""
+"""Composition root: builds the engine, buses, write batcher, gateway, SMS and HTTP app."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
@@ -15,14 +15,33 @@ from core.bus import InProcessCommandBus, InProcessEventBus
 from core.chargers.service import mark_all_offline
 from core.config import Settings
 from core.db import create_engine, is_sqlite, session_factory, transaction
+from core.messaging.dispatcher import SmsDispatcher
 from core.ports import SmsSender
 from core.uow import WriteBatcher
 from core.users.auth import AuthService
 from notifications.console import ConsoleSmsSender
+from notifications.inbound import InboundSmsServices
+from notifications.listener import SmsNotifier
+from notifications.routes import sms_router
 from ocpp_gateway.context import GatewayContext
 from ocpp_gateway.server import GatewayServer
 
 log = logging.getLogger(__name__)
+
+
+def sms_sender(settings: Settings) -> SmsSender:
+    if settings.sms_provider == "twilio":
+        from notifications.twilio_sms import TwilioSmsSender
+
+        return TwilioSmsSender(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            settings.twilio_from,
+            settings.public_base_url.rstrip("/") + "/sms/status",
+        )
+    if settings.sms_provider != "console":
+        raise ValueError(f"unknown LADEFLYT_SMS_PROVIDER {settings.sms_provider!r}")
+    return ConsoleSmsSender()
 
 
 @dataclass
@@ -33,23 +52,47 @@ class Runtime:
     gateway: GatewayServer
     sms: SmsSender
     auth: AuthService
+    dispatcher: SmsDispatcher
+    notifier: SmsNotifier
+    routers: list[APIRouter] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: Settings, *, sms: SmsSender | None = None) -> Runtime:
-        engine = create_engine(settings.database_url)
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        sms: SmsSender | None = None,
+        engine: AsyncEngine | None = None,
+    ) -> Runtime:
+        engine = engine or create_engine(settings.database_url)
         events = InProcessEventBus()
         commands = InProcessCommandBus(default_timeout=settings.ocpp_command_timeout)
         writers = settings.db_writers or (1 if is_sqlite(settings.database_url) else 4)
         batcher = WriteBatcher(engine, events, writers=writers, max_batch=settings.db_batch_max)
-        ctx = GatewayContext(settings, batcher, session_factory(engine), commands, events)
-        sms = sms or ConsoleSmsSender()
-        return cls(settings, engine, ctx, GatewayServer(ctx), sms, AuthService(settings, sms))
+        sessions = session_factory(engine)
+        ctx = GatewayContext(settings, batcher, sessions, commands, events)
+        sms = sms or sms_sender(settings)
+        dispatcher = SmsDispatcher(sessions, sms)
+        notifier = SmsNotifier(settings, sessions, events, dispatcher.kick)
+        routers = [sms_router(InboundSmsServices(settings, sessions, commands))]
+        return cls(
+            settings,
+            engine,
+            ctx,
+            GatewayServer(ctx),
+            sms,
+            AuthService(settings, sms),
+            dispatcher,
+            notifier,
+            routers,
+        )
 
     def http_app(self) -> FastAPI:
         ctx = self.gateway_ctx
         return create_app(
             Services(self.settings, ctx.sessions, ctx.commands),
             DriverServices(self.settings, ctx.sessions, ctx.commands, ctx.events, self.auth),
+            routers=self.routers,
         )
 
     async def start(self, *, ocpp_port: int | None = None) -> None:
@@ -57,9 +100,13 @@ class Runtime:
         async with transaction(self.gateway_ctx.sessions) as session:
             await mark_all_offline(session)
         await self.gateway_ctx.batcher.start()
+        await self.notifier.start()
+        await self.dispatcher.start()
         await self.gateway.start(port=ocpp_port)
 
     async def stop(self) -> None:
         await self.gateway.stop()
         await self.gateway_ctx.batcher.stop()
+        await self.notifier.stop()
+        await self.dispatcher.stop()
         await self.engine.dispose()

@@ -15,11 +15,13 @@ class ConsoleSmsSender:
         self._keys: set[str] = set()
         self._keep = keep
 
-    async def send(self, message: OutboundSms) -> None:
+    async def send(self, message: OutboundSms) -> str:
+        sid = f"CONSOLE{len(self.sent) + 1:08d}"
         if message.dedup_key is not None:
             if message.dedup_key in self._keys:
-                return
+                return sid
             self._keys.add(message.dedup_key)
         log.info("SMS to %s: %s", message.to, message.body)
         self.sent.append(message)
         del self.sent[: -self._keep]
+        return sid

@@ -1,29 +1,34 @@
-"""Prices and costs for the driver API, from the pricing core."""
+"""Prices and costs for the driver API, from the tariff engine (core.sessions.costs)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.graphql.types import Price, PriceComponent
 from core.chargers.search import ChargerHit
-from core.models import Charger, ChargingSession, Site, User
+from core.models import ChargingSession, User
+from core.sessions.costs import connector_quotes, session_cost_ore
+from core.tariffs.schemas import Quote
+
+NOT_CONFIGURED = Price(currency="NOK", per_kwh_ore=None, components=[], configured=False)
 
 
-def list_price(per_kwh_ore: int | None) -> Price:
-    if per_kwh_ore is None:
-        return Price(currency="NOK", per_kwh_ore=None, components=[], configured=False)
+def price_of(quote: Quote | None, language: str = "nb") -> Price:
+    if quote is None or not quote.price_configured:
+        return NOT_CONFIGURED
+    english = language == "en"
     return Price(
-        currency="NOK",
-        per_kwh_ore=per_kwh_ore,
+        currency=quote.currency,
+        per_kwh_ore=quote.headline_ore_per_kwh,
         configured=True,
         components=[
             PriceComponent(
-                kind="energy",
-                description="Energi / Energy",
-                unit="kWh",
-                unit_price_ore=float(per_kwh_ore),
+                kind=c.kind,
+                description=c.description_en if english else c.description_nb,
+                unit=c.unit,
+                unit_price_ore=float(c.unit_price_ore),
             )
+            for c in quote.components
         ],
     )
 
@@ -32,18 +37,12 @@ async def prices_for_hits(
     session: AsyncSession, hits: list[ChargerHit], user: User | None
 ) -> dict[int, Price]:
     """The price per connector this driver would pay, for a page of search hits."""
-    return {c.id: list_price(h.list_price_ore_per_kwh) for h in hits for c in h.connectors}
+    pks = [c.id for h in hits for c in h.connectors]
+    found = await connector_quotes(session, pks, user.id if user else None)
+    language = user.language if user else "nb"
+    return {pk: price_of(found.get(pk), language) for pk in pks}
 
 
-async def session_cost_ore(session: AsyncSession, cs: ChargingSession) -> int | None:
+async def session_cost(session: AsyncSession, cs: ChargingSession) -> int | None:
     """Running or final cost of a session, in øre incl. VAT."""
-    price = (
-        await session.execute(
-            select(Site.list_price_ore_per_kwh)
-            .join(Charger, Charger.site_id == Site.id)
-            .where(Charger.id == cs.charger_id)
-        )
-    ).scalar_one_or_none()
-    if price is None:
-        return None
-    return (cs.energy_wh * price + 500) // 1000
+    return await session_cost_ore(session, cs)

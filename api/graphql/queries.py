@@ -51,7 +51,7 @@ def _offset(cursor: str | None) -> int:
 
 async def session_view(ctx: Context, cs: ChargingSession) -> ChargingSessionType:
     charger: ChargerRow | None = await ctx.chargers.load(cs.charger_id)
-    cost = await pricing.session_cost_ore(ctx.session, cs)
+    cost = await pricing.session_cost(ctx.session, cs)
     return ChargingSessionType.build(
         cs, charger.charge_point_id if charger else "?", cost, ctx.services.settings.public_base_url
     )

@@ -34,7 +34,7 @@ async def _session_update(ctx: Context, session_id: int, user_id: int) -> Sessio
         cs = await driver.session_for_user(db, user_id, session_id)
         if cs is None:
             return None
-        cost = await pricing.session_cost_ore(db, cs)
+        cost = await pricing.session_cost(db, cs)
     return _update(cs, cost)
 
 

@@ -1,22 +1,35 @@
-"""Find chargers near a point: a bounding box on the site index, then exact distances.
+"""Find chargers near a point: one SQL statement for the page, its connectors and the total.
 
-One query returns every connector of every charger in the box (sites are indexed on
-(latitude, longitude)); distances, filters, sorting and paging happen in memory on that
-set, so a page costs one round trip whatever its size.
+The database does the work, in one round trip whatever the page size:
+- `near`: sites in the bounding box of the circle (index on latitude, longitude) with their
+  exact great-circle distance, computed in SQL with the same haversine as `haversine_km`
+  (SQLite's math functions or PostgreSQL's), kept if within the radius;
+- `hits` (materialised once): the Accepted chargers of those sites that have at least one
+  connector passing the filters (an EXISTS on a covering index of connectors);
+- the total is `count(*)` over `hits`; the page is `hits` ordered by (distance, charger id)
+  with LIMIT/OFFSET, joined to its sites and connectors (only the matching connectors).
+
+Only the page's rows cross the wire, so the cost is the index work over the chargers in
+the circle, not Python work per charger.
 """
 
 from __future__ import annotations
 
 import base64
 import math
+import sqlite3
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Float, Select, and_, func, literal, select, true
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Charger, Connector, ConnectorStatus, RegistrationStatus, Site
 
 EARTH_RADIUS_KM = 6371.0088
+RAD = math.pi / 180
+USABLE_STATUSES = (ConnectorStatus.AVAILABLE.value, ConnectorStatus.PREPARING.value)
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,152 @@ def usable(connector: ConnectorHit, online: bool) -> bool:
     return online and connector.status in (ConnectorStatus.AVAILABLE, ConnectorStatus.PREPARING)
 
 
+# ---------------------------------------------------------------------- SQL pieces
+
+
+def _sqlite_has_math() -> bool:
+    """SQLite built without SQLITE_ENABLE_MATH_FUNCTIONS lacks sin() & co."""
+    try:
+        sqlite3.connect(":memory:").execute("SELECT sin(0), asin(0), sqrt(1), cos(0)")
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
+_SQLITE_MATH = _sqlite_has_math()
+_MATH_FUNCTIONS = {"sin": math.sin, "cos": math.cos, "asin": math.asin, "sqrt": math.sqrt}
+
+
+async def _ensure_math(session: AsyncSession) -> None:
+    """Give this SQLite connection Python's sin/cos/asin/sqrt if SQLite has none."""
+    if _SQLITE_MATH or session.get_bind().dialect.name != "sqlite":
+        return
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    if raw.info.get("ladeflyt_math"):
+        return
+
+    def register(sync: Connection) -> None:
+        dbapi: Any = sync.connection.dbapi_connection
+        for name, fn in _MATH_FUNCTIONS.items():
+            dbapi.create_function(name, 1, fn, deterministic=True)
+
+    await conn.run_sync(register)
+    raw.info["ladeflyt_math"] = True
+
+
+def _distance_km(latitude: float, longitude: float) -> ColumnElement[float]:
+    """`haversine_km(latitude, longitude, site)` as SQL, operation for operation.
+
+    sqrt(a) stays far below 1 inside a 200 km box, so the min(1, ...) clamp is left out.
+    """
+    p1 = math.radians(latitude)
+
+    def num(value: float) -> ColumnElement[float]:
+        return literal(float(value), Float)
+
+    # x / 2 == x * 0.5 exactly in binary floating point; "/ 2" would be NUMERIC in PostgreSQL.
+    half_dp = (Site.latitude * num(RAD) - num(p1)) * num(0.5)
+    half_dl = ((Site.longitude - num(longitude)) * num(RAD)) * num(0.5)
+    sin_dp, sin_dl = func.sin(half_dp), func.sin(half_dl)
+    cos_cos = num(math.cos(p1)) * func.cos(Site.latitude * num(RAD))
+    a = (sin_dp * sin_dp).self_group() + cos_cos * (sin_dl * sin_dl).self_group()
+    return num(2 * EARTH_RADIUS_KM) * func.asin(func.sqrt(a))
+
+
+def _connector_match(search: SearchFilter) -> list[ColumnElement[bool]]:
+    """Conditions on `Connector` for one plug to count as a match."""
+    conditions: list[ColumnElement[bool]] = []
+    if search.min_power_kw:
+        conditions.append(Connector.max_power_w >= int(search.min_power_kw * 1000))
+    if search.connector_types:
+        types = sorted({t.lower() for t in search.connector_types})
+        conditions.append(func.lower(Connector.connector_type).in_(types))
+    if search.available_only:
+        conditions.append(Connector.status.in_(USABLE_STATUSES))
+    return conditions
+
+
+def _search_statement(
+    latitude: float,
+    longitude: float,
+    radius_km: float,
+    search: SearchFilter,
+    first: int,
+    offset: int,
+) -> Select[Any]:
+    dlat = math.degrees(radius_km / EARTH_RADIUS_KM)
+    coslat = max(math.cos(math.radians(latitude)), 1e-6)
+    dlon = min(math.degrees(radius_km / (EARTH_RADIUS_KM * coslat)), 180.0)
+    box = [
+        Site.latitude.between(latitude - dlat, latitude + dlat),
+        Site.longitude.between(longitude - dlon, longitude + dlon),
+    ]
+    if search.public_only:
+        box.append(Site.public.is_(True))
+    distance = _distance_km(latitude, longitude).label("d")
+    in_box = select(Site.id.label("site_id"), distance).where(*box).subquery("in_box")
+    near = select(in_box).where(in_box.c.d <= literal(float(radius_km), Float)).cte("near")
+
+    plug = _connector_match(search)
+    charger_ok = [Charger.registration_status == RegistrationStatus.ACCEPTED.value]
+    if search.available_only:
+        charger_ok.append(Charger.online.is_(True))
+    has_plug = (
+        select(Connector.charger_id).where(Connector.charger_id == Charger.id, *plug).exists()
+    )
+    hits = (
+        select(Charger.id.label("charger_id"), near.c.site_id, near.c.d)
+        .join_from(near, Charger, Charger.site_id == near.c.site_id)
+        .where(*charger_ok, has_plug)
+        .cte("hits")
+        .prefix_with("MATERIALIZED")
+    )
+    total = select(func.count().label("total")).select_from(hits).subquery("total")
+    page = (
+        select(hits)
+        .order_by(hits.c.d, hits.c.charger_id)
+        .limit(first)
+        .offset(offset)
+        .subquery("page")
+    )
+    detail = (
+        select(
+            page.c.d,
+            Site.name,
+            Site.address,
+            Site.city,
+            Site.latitude,
+            Site.longitude,
+            Site.public,
+            Site.list_price_ore_per_kwh,
+            Charger.id.label("charger_id"),
+            Charger.charge_point_id,
+            Charger.online,
+            Charger.site_id,
+            Connector.id.label("connector_pk"),
+            Connector.evse_id,
+            Connector.connector_id,
+            Connector.connector_type,
+            Connector.max_power_w,
+            Connector.status,
+        )
+        .join_from(page, Charger, Charger.id == page.c.charger_id)
+        .join(Site, Site.id == Charger.site_id)
+        .join(Connector, and_(Connector.charger_id == Charger.id, *plug))
+        .subquery("detail")
+    )
+    return (
+        select(total.c.total, detail)
+        .select_from(total)
+        .outerjoin(detail, true())
+        .order_by(detail.c.d, detail.c.charger_id, detail.c.evse_id, detail.c.connector_id)
+    )
+
+
+# ---------------------------------------------------------------------- the search
+
+
 async def chargers_near(
     session: AsyncSession,
     latitude: float,
@@ -100,100 +259,47 @@ async def chargers_near(
     first: int = 20,
     offset: int = 0,
 ) -> Page:
-    dlat = math.degrees(radius_km / EARTH_RADIUS_KM)
-    coslat = max(math.cos(math.radians(latitude)), 1e-6)
-    dlon = min(math.degrees(radius_km / (EARTH_RADIUS_KM * coslat)), 180.0)
-    query = (
-        select(
-            Site.id,
-            Site.name,
-            Site.address,
-            Site.city,
-            Site.latitude,
-            Site.longitude,
-            Site.public,
-            Site.list_price_ore_per_kwh,
-            Charger.id,
-            Charger.charge_point_id,
-            Charger.online,
-            Connector.id,
-            Connector.evse_id,
-            Connector.connector_id,
-            Connector.connector_type,
-            Connector.max_power_w,
-            Connector.status,
+    """Chargers within `radius_km`, nearest first (ties by charger id), with the
+    connectors that pass the filter; `total` counts every match, not just this page."""
+    await _ensure_math(session)
+    rows = (
+        await session.execute(
+            _search_statement(latitude, longitude, radius_km, search, first, offset)
         )
-        .join(Charger, Charger.site_id == Site.id)
-        .join(Connector, Connector.charger_id == Charger.id)
-        .where(
-            Site.latitude.between(latitude - dlat, latitude + dlat),
-            Site.longitude.between(longitude - dlon, longitude + dlon),
-            Charger.registration_status == RegistrationStatus.ACCEPTED.value,
-        )
-    )
-    if search.public_only:
-        query = query.where(Site.public.is_(True))
-    min_w = int(search.min_power_kw * 1000) if search.min_power_kw else 0
-    types = {t.lower() for t in search.connector_types}
-    chargers: dict[int, ChargerHit] = {}
-    distances: dict[int, float] = {}
-    for row in await session.execute(query):
-        (
-            site_id,
-            name,
-            address,
-            city,
-            lat,
-            lon,
-            public,
-            price,
-            charger_id,
-            cp_id,
-            online,
-            conn_id,
-            evse_id,
-            connector_no,
-            ctype,
-            max_w,
-            status,
-        ) = row
-        hit = chargers.get(charger_id)
-        if hit is None:
-            if lat is None or lon is None:
-                continue  # the BETWEEN filter already excludes these; keeps mypy honest
-            distance = distances.get(site_id)
-            if distance is None:
-                distance = distances[site_id] = haversine_km(latitude, longitude, lat, lon)
-            if distance > radius_km:
-                continue
-            hit = chargers[charger_id] = ChargerHit(
-                charger_id,
-                cp_id,
-                online,
-                site_id,
-                name,
-                address,
-                city,
-                lat,
-                lon,
-                public,
-                price,
-                distance,
+    ).all()
+    total = int(rows[0].total) if rows else 0
+    hits: list[ChargerHit] = []
+    for row in rows:
+        if row.charger_id is None:  # the outer join's empty side: no page
+            continue
+        if not hits or hits[-1].charger_id != row.charger_id:
+            hits.append(
+                ChargerHit(
+                    row.charger_id,
+                    row.charge_point_id,
+                    row.online,
+                    row.site_id,
+                    row.name,
+                    row.address,
+                    row.city,
+                    row.latitude,
+                    row.longitude,
+                    row.public,
+                    row.list_price_ore_per_kwh,
+                    row.d,
+                )
             )
-        connector = ConnectorHit(conn_id, evse_id, connector_no, ctype, max_w, status)
-        if max_w < min_w or (types and ctype.lower() not in types):
-            continue
-        if search.available_only and not usable(connector, online):
-            continue
-        hit.connectors.append(connector)
-    matches = sorted(
-        (h for h in chargers.values() if h.connectors),
-        key=lambda h: (h.distance_km, h.charger_id),
-    )
-    for hit in matches:
-        hit.connectors.sort(key=lambda c: (c.evse_id, c.connector_id))
-    page = matches[offset : offset + first]
-    return Page(page, len(matches), offset, offset + first < len(matches))
+        hits[-1].connectors.append(
+            ConnectorHit(
+                row.connector_pk,
+                row.evse_id,
+                row.connector_id,
+                row.connector_type,
+                row.max_power_w,
+                row.status,
+            )
+        )
+    return Page(hits, total, offset, offset + len(hits) < total)
 
 
 async def charger_by_code_or_id(

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from core.bus import Event
 from core.models import Charger, ChargerEvent, ChargerVariable, Connector, RegistrationStatus, Site
@@ -43,6 +44,11 @@ class BootInfo:
     reason: str | None = None
 
 
+def code_key(code: str) -> str:
+    """Normalise a printed charger code: 'klokk ac o1' and 'KLOKK-AC-01' are the same."""
+    return "".join(ch for ch in code.upper() if ch.isalnum()).replace("O", "0").replace("I", "1")
+
+
 def charger_topic(charge_point_id: str) -> str:
     return f"charger:{charge_point_id}"
 
@@ -64,7 +70,9 @@ async def get_identity(session: AsyncSession, charge_point_id: str) -> ChargerId
 async def register_unknown(session: AsyncSession, charge_point_id: str) -> ChargerIdentity:
     """A charger we have never seen, accepted as Pending until an operator approves it."""
     charger = Charger(
-        charge_point_id=charge_point_id, registration_status=RegistrationStatus.PENDING.value
+        charge_point_id=charge_point_id,
+        registration_status=RegistrationStatus.PENDING.value,
+        code_key=code_key(charge_point_id),
     )
     session.add(charger)
     await session.flush()
@@ -80,6 +88,7 @@ async def add_charger(
     connectors: int = 1,
     max_power_w: int = 22_000,
     connector_type: str = "Type2",
+    public_code: str | None = None,
 ) -> Charger:
     if not 1 <= len(charge_point_id) <= 48 or "/" in charge_point_id:
         raise ChargerError("a charge point id is 1-48 characters without '/'")
@@ -92,6 +101,12 @@ async def add_charger(
     ).first()
     if existing:
         raise ChargerError(f"charger {charge_point_id} exists already")
+    if public_code is not None:
+        taken = (
+            await session.execute(select(Charger.id).where(Charger.public_code == public_code))
+        ).first()
+        if taken:
+            raise ChargerError(f"public code {public_code} is taken")
     site_id = None
     if site_name:
         site = (
@@ -104,6 +119,8 @@ async def add_charger(
         site_id = site.id
     charger = Charger(
         charge_point_id=charge_point_id,
+        public_code=public_code or charge_point_id,
+        code_key=code_key(public_code or charge_point_id),
         site_id=site_id,
         password_hash=hash_password(password) if password else None,
         max_power_w=max_power_w,
@@ -342,8 +359,6 @@ async def upsert_variables(uow: UnitOfWork, charger_id: int, reports: list[Varia
 
 
 async def list_chargers(session: AsyncSession, *, limit: int = 500) -> list[Charger]:
-    from sqlalchemy.orm import selectinload
-
     return list(
         (
             await session.execute(
@@ -357,12 +372,25 @@ async def list_chargers(session: AsyncSession, *, limit: int = 500) -> list[Char
 
 
 async def get_charger(session: AsyncSession, charge_point_id: str) -> Charger | None:
-    from sqlalchemy.orm import selectinload
-
     return (
         await session.execute(
             select(Charger)
             .options(selectinload(Charger.connectors), selectinload(Charger.site))
             .where(Charger.charge_point_id == charge_point_id)
+        )
+    ).scalar_one_or_none()
+
+
+async def find_by_code(session: AsyncSession, typed: str) -> Charger | None:
+    """A charger by the code printed on it, as a person typed it (case, spaces, O/0...)."""
+    key = code_key(typed)
+    if not key:
+        return None
+    return (
+        await session.execute(
+            select(Charger)
+            .options(selectinload(Charger.connectors))
+            .where(Charger.code_key == key)
+            .limit(1)
         )
     ).scalar_one_or_none()

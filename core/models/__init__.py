@@ -1,6 +1,22 @@
 """All ORM models, in one package so that metadata and migrations see every table."""
 
 from core.models.auth import LoginCode, RefreshToken
+from core.models.billing import (
+    BillingProfile,
+    ComponentKind,
+    CreditNote,
+    CreditNoteLine,
+    DocumentCounter,
+    ElectricityBill,
+    ElectricityBillShare,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    SpotPrice,
+    Tariff,
+    TariffAssignment,
+    TariffComponent,
+)
 from core.models.charging import ChargingSession, MeterSample, SessionStatus, TransactionEventRecord
 from core.models.infrastructure import (
     Charger,
@@ -11,18 +27,30 @@ from core.models.infrastructure import (
     RegistrationStatus,
     Site,
 )
+from core.models.messaging import InboundSms, SmsMessage, SmsOptOut, SmsStatus
 from core.models.users import IdToken, IdTokenKind, IdTokenStatus, PaymentMethod, User, Vehicle
 
 __all__ = [
+    "BillingProfile",
     "Charger",
     "ChargerEvent",
     "ChargerVariable",
     "ChargingSession",
+    "ComponentKind",
     "Connector",
     "ConnectorStatus",
+    "CreditNote",
+    "CreditNoteLine",
+    "DocumentCounter",
+    "ElectricityBill",
+    "ElectricityBillShare",
     "IdToken",
     "IdTokenKind",
     "IdTokenStatus",
+    "InboundSms",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceStatus",
     "LoginCode",
     "MeterSample",
     "PaymentMethod",
@@ -30,6 +58,13 @@ __all__ = [
     "RegistrationStatus",
     "SessionStatus",
     "Site",
+    "SmsMessage",
+    "SmsOptOut",
+    "SmsStatus",
+    "SpotPrice",
+    "Tariff",
+    "TariffAssignment",
+    "TariffComponent",
     "TransactionEventRecord",
     "User",
     "Vehicle",

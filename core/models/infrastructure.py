@@ -74,6 +74,10 @@ class Charger(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # OCPP identity: the last path segment of the websocket URL.
     charge_point_id: Mapped[str] = mapped_column(String(48), unique=True)
+    # The code printed on the charger (defaults to the charge point id), and its normalised
+    # form for lookups that forgive case, spaces, dashes and O/0 mix-ups (SMS, guest links).
+    public_code: Mapped[str | None] = mapped_column(String(48), unique=True)
+    code_key: Mapped[str | None] = mapped_column(String(48), index=True)
     site_id: Mapped[int | None] = mapped_column(
         ForeignKey("sites.id", ondelete="SET NULL"), index=True
     )

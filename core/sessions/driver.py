@@ -75,44 +75,43 @@ async def payment_ready(session: AsyncSession, user: User) -> bool:
     )
 
 
-async def app_token(session: AsyncSession, user: User) -> str:
-    """The driver's app id token (created on first use); fits 1.6's 20-char idTag."""
-    row = (
-        (
-            await session.execute(
-                select(IdToken).where(
-                    IdToken.user_id == user.id,
-                    IdToken.kind == IdTokenKind.APP.value,
-                    IdToken.status == IdTokenStatus.ACTIVE.value,
-                )
-            )
+async def driver_token(
+    session: AsyncSession, user: User, kind: IdTokenKind = IdTokenKind.APP
+) -> str:
+    """The driver's app or SMS id token (created on first use); fits 1.6's 20-char idTag.
+
+    Sessions started by SMS carry the SMS token, so their notifications go by SMS.
+    """
+    rows = await session.execute(
+        select(IdToken).where(
+            IdToken.user_id == user.id,
+            IdToken.kind == kind.value,
+            IdToken.status == IdTokenStatus.ACTIVE.value,
         )
-        .scalars()
-        .first()
     )
+    row = rows.scalars().first()
     if row is None:
         row = IdToken(
-            token="APP" + secrets.token_hex(8).upper(),
-            kind=IdTokenKind.APP.value,
+            token=kind.value.upper() + secrets.token_hex(8).upper(),
+            kind=kind.value,
             user_id=user.id,
-            label="app",
+            label=kind.value,
         )
         session.add(row)
         await session.flush()
     return row.token
 
 
-async def active_session(session: AsyncSession, user_id: int) -> ChargingSession | None:
+async def active_session(
+    session: AsyncSession, user_id: int, charger_id: int | None = None
+) -> ChargingSession | None:
+    query = select(ChargingSession).where(
+        ChargingSession.user_id == user_id, ChargingSession.status == SessionStatus.ACTIVE.value
+    )
+    if charger_id is not None:
+        query = query.where(ChargingSession.charger_id == charger_id)
     return (
-        await session.execute(
-            select(ChargingSession)
-            .where(
-                ChargingSession.user_id == user_id,
-                ChargingSession.status == SessionStatus.ACTIVE.value,
-            )
-            .order_by(ChargingSession.started_at.desc())
-            .limit(1)
-        )
+        await session.execute(query.order_by(ChargingSession.started_at.desc()).limit(1))
     ).scalar_one_or_none()
 
 
@@ -137,6 +136,7 @@ async def prepare_start(
     connector_pk: int,
     *,
     vehicle_id: int | None = None,
+    token_kind: IdTokenKind = IdTokenKind.APP,
 ) -> StartPlan | Refused:
     """Check driver, connector and payment readiness; make sure the app token exists.
 
@@ -168,7 +168,7 @@ async def prepare_start(
         return Refused("ConnectorUnavailable", f"connector is {connector.status}")
     if not await payment_ready(session, user):
         return Refused("PaymentMethodRequired", "add a payment method before charging")
-    token = await app_token(session, user)
+    token = await driver_token(session, user, token_kind)
     return StartPlan(
         connector.id, charger.charge_point_id, connector.evse_id, connector.connector_id, token
     )

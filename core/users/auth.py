@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
+from core.messaging.templates import render
 from core.models import LoginCode, RefreshToken, User
 from core.ports import OutboundSms, SmsSender
 from core.timeutil import utcnow
@@ -104,9 +105,15 @@ class AuthService:
             )
         )
         await session.flush()
-        await self.sms.send(
-            OutboundSms(to=phone, body=f"Ladeflyt: koden din er {code}. Your code is {code}.")
+        user = (await session.execute(select(User).where(User.phone == phone))).scalar_one_or_none()
+        # Sent directly, not through the outbox: the code must not be stored in clear text.
+        body = render(
+            "sign_in_code",
+            user.language if user else "nb",
+            code=code,
+            minutes=max(self.settings.login_code_ttl_s // 60, 1),
         )
+        await self.sms.send(OutboundSms(to=phone, body=body))
         return phone
 
     async def sign_in(self, session: AsyncSession, phone: str, code: str) -> Tokens:

@@ -11,10 +11,10 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy.pool import NullPool
 
-from api.contracts import GRAPHQL_PATH
 from core.config import Settings
-from core.db import create_engine, session_factory, transaction
+from core.db import create_engine, transaction
 from core.users.service import add_user
+from ladeflyt.contracts import GRAPHQL_PATH
 from ladeflyt.runtime import Runtime
 
 
@@ -23,10 +23,8 @@ def graphql_schema(sqlite_template, tmp_path):
     path = tmp_path / "graphql.db"
     shutil.copy(sqlite_template, path)
     cfg = Settings(database_url=f"sqlite+aiosqlite:///{path}", secret_file=str(tmp_path / "s"))
-    runtime = Runtime.build(cfg)
     # Each schemathesis call runs the app in a fresh event loop: pool nothing across them.
-    runtime.engine = create_engine(cfg.database_url, poolclass=NullPool)
-    runtime.gateway_ctx.sessions = session_factory(runtime.engine)
+    runtime = Runtime.build(cfg, engine=create_engine(cfg.database_url, poolclass=NullPool))
 
     async def token() -> str:
         async with transaction(runtime.gateway_ctx.sessions) as session:

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from api.app import create_app
-from api.contracts import contracts
 from api.deps import Services
+from ladeflyt.contracts import contracts
 from tests.helpers import add_fleet, boot16, connect
 
 AUTH = {"Authorization": "Bearer test-operator-token"}

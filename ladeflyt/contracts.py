@@ -1,4 +1,6 @@
-"""Write or check the checked-in API contracts: `python -m api.contracts --write|--check`."""
+"""Write or check the checked-in API contracts: `python -m ladeflyt.contracts --write|--check`.
+
+Built from the composed app (REST, SMS webhooks, payments), exactly as `ladeflyt serve`."""
 
 from __future__ import annotations
 
@@ -8,11 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from api.app import create_app
-from api.deps import Services
-from core.bus import InProcessCommandBus
 from core.config import Settings
-from core.db import create_engine, session_factory
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_PATH = ROOT / "openapi" / "openapi.json"
@@ -20,12 +18,12 @@ GRAPHQL_PATH = ROOT / "openapi" / "schema.graphql"
 
 
 def openapi_document() -> dict[str, Any]:
-    settings = Settings(database_url="sqlite+aiosqlite:///:memory:")
+    from ladeflyt.runtime import Runtime
+    from notifications.console import ConsoleSmsSender
+
     # The engine is never connected: only the routes are read.
-    services = Services(
-        settings, session_factory(create_engine(settings.database_url)), InProcessCommandBus()
-    )
-    return create_app(services).openapi()
+    settings = Settings(database_url="sqlite+aiosqlite:///:memory:", jwt_secret="contracts")
+    return Runtime.build(settings, sms=ConsoleSmsSender()).http_app().openapi()
 
 
 def render(document: dict[str, Any]) -> str:

@@ -1,0 +1,1 @@
+"""Outbound SMS: an outbox with dedup keys, quiet hours and opt-outs, and its dispatcher."""

@@ -19,6 +19,7 @@ from array import array
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from time import perf_counter
 from typing import Any
 
 import orjson
@@ -231,8 +232,8 @@ class LoadGenerator:
 
     async def run(self) -> None:
         cfg = self.cfg
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+        # perf_counter throughout: uvloop's loop.time() ticks in whole milliseconds.
+        start = perf_counter()
         deadline = start + cfg.duration
         n = len(self.chargers)
         if n:
@@ -248,43 +249,40 @@ class LoadGenerator:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(cfg.duration + cfg.reply_timeout + 5):
                     await asyncio.gather(*jobs)
-        self.result.elapsed = loop.time() - start
+        self.result.elapsed = perf_counter() - start
 
     async def _closed(self, ch: _Charger, deadline: float) -> None:
-        loop = asyncio.get_running_loop()
         ws, lat = ch.ws, self.lat
         timeout = self.cfg.reply_timeout
-        sent = 0
-        while sent < MAX_MESSAGES_PER_CHARGER and loop.time() < deadline:
-            message_id = str(ch.k)
-            frame = self._meter(ch, message_id)
-            t0 = loop.time()
-            if not await self._exchange(ws, frame, message_id, timeout):
+        for _ in range(MAX_MESSAGES_PER_CHARGER):
+            t0 = perf_counter()
+            if t0 >= deadline:
                 return
-            lat.append(loop.time() - t0)
-            sent += 1
+            message_id = str(ch.k)
+            if not await self._exchange(ws, self._meter(ch, message_id), message_id, timeout):
+                return
+            lat.append(perf_counter() - t0)
 
     async def _open(self, ch: _Charger, first: float, interval: float, deadline: float) -> None:
-        loop = asyncio.get_running_loop()
         ws, res, lat, corr = ch.ws, self.result, self.lat, self.corr
         timeout = self.cfg.reply_timeout
         for n in range(MAX_MESSAGES_PER_CHARGER):
             scheduled = first + n * interval
             if scheduled >= deadline:
                 return
-            now = loop.time()
-            if scheduled > now:
-                await asyncio.sleep(scheduled - now)
-            elif now - scheduled > 0.001:
+            wait = scheduled - perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            elif wait < -0.002:
                 res.late += 1  # the previous answer came in after this send was due
             message_id = str(ch.k)
-            frame = self._meter(ch, message_id)
-            t0 = loop.time()
-            if not await self._exchange(ws, frame, message_id, timeout):
+            t0 = perf_counter()
+            if not await self._exchange(ws, self._meter(ch, message_id), message_id, timeout):
                 return
-            t1 = loop.time()
+            t1 = perf_counter()
             lat.append(t1 - t0)
-            corr.append(t1 - scheduled)
+            # From when the send was due: includes waiting for the previous answer.
+            corr.append(max(t1 - scheduled, t1 - t0))
 
     async def _exchange(
         self, ws: ClientConnection, frame: str, message_id: str, timeout: float
@@ -332,19 +330,24 @@ class LoadGenerator:
 async def _main(conn: Connection, cfg: LoadConfig) -> None:
     gen = LoadGenerator(cfg)
     await gen.connect_all()
-    conn.send(("connected", gen.result.connected, gen.result.connect_failures))
-    # Wait for the orchestrator: "go" (run the measured phase) or "stop".
+    res = gen.result
+    conn.send(
+        ("connected", res.connected, res.connect_failures, res.connect_seconds, res.first_error)
+    )
+    # The orchestrator measures, then says "go" (run the measured phase) or "stop".
     order = await asyncio.to_thread(_recv_or_stop, conn, 3600.0)
     if order == "go":
         cpu_before = sum(psutil.Process().cpu_times()[:2])
         await gen.run()
         result = gen.finish()
         result.cpu_seconds -= cpu_before
+        conn.send(("done", result))
+        # Connections stay open until the orchestrator has read the gateway's figures.
+        await asyncio.to_thread(_recv_or_stop, conn, 600.0)
         await gen.close_all()
     else:
         await gen.close_all()
-        result = gen.finish()
-    conn.send(("result", result))
+        conn.send(("done", gen.finish()))
 
 
 def _recv_or_stop(conn: Connection, timeout: float) -> Any:

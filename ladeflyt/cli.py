@@ -18,6 +18,7 @@ from core.db import create_engine, session_factory, transaction
 from core.migrate import upgrade
 from core.sessions.service import list_sessions
 from core.users.service import UserError, add_id_token, add_user, get_user_by_phone
+from ladeflyt import cli_billing
 
 T = TypeVar("T")
 
@@ -253,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="demo data").add_subparsers(dest="d", required=True)
     p = demo.add_parser("seed", help="seed demo sites, chargers, users and tags once")
     p.set_defaults(func=cmd_demo_seed)
+    cli_billing.register(sub)
     return parser
 
 
@@ -265,7 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
         args.func(args, get_settings())
-    except (CliError, ChargerError, UserError) as error:
+    except (
+        CliError,
+        ChargerError,
+        UserError,
+        cli_billing.TariffError,
+        cli_billing.BillingError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

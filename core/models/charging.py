@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -35,6 +36,7 @@ class ChargingSession(Base):
         # by (connector, idTag, meterStart, timestamp).
         UniqueConstraint("charger_id", "start_key"),
         Index("ix_charging_sessions_status_charger", "status", "charger_id"),
+        Index("ix_charging_sessions_payment_state_stopped", "payment_state", "stopped_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -70,6 +72,15 @@ class ChargingSession(Base):
     remote_start_id: Mapped[int | None] = mapped_column(Integer)
     # Suspicious data seen on this session (meter_regression, timestamp_in_future, ...).
     flags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # Price (core.tariffs): total incl. VAT and the VAT in it, in øre; None until priced.
+    cost_ore: Mapped[int | None] = mapped_column(BigInteger)
+    vat_ore: Mapped[int | None] = mapped_column(BigInteger)
+    cost_breakdown: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    tariff_id: Mapped[int | None] = mapped_column(ForeignKey("tariffs.id", ondelete="SET NULL"))
+    price_group: Mapped[str | None] = mapped_column(String(40))
+    priced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # none | invoiced | credited, and the per-session payment states of core.billing/payments.
+    payment_state: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -37,6 +37,7 @@ from core.models import (
     TransactionEventRecord,
 )
 from core.sessions.schemas import MeterReading, SessionSummary, TransactionEventIn
+from core.tariffs.service import price_completed_session
 from core.timeutil import EARLIEST_PLAUSIBLE
 from core.uow import UnitOfWork
 from core.users.service import Authorization, authorize, normalize_token
@@ -305,6 +306,7 @@ async def _supersede_active(
         cs.stopped_at = cs.last_sample_at or started_at
         cs.stop_reason = "Superseded"
         _flag(cs, "stop_missing")
+        await price_completed_session(uow.session, cs)
         _publish(uow, cs, charge_point_id, "session_stopped")
 
 
@@ -359,6 +361,7 @@ async def stop_transaction(
             cs.energy_wh = meter_stop_wh - cs.meter_start_wh
     _flag(cs, time_flag)
     _check_energy(cs)
+    await price_completed_session(session, cs)
     _publish(uow, cs, charge_point_id, "session_stopped")
     return auth
 
@@ -509,6 +512,7 @@ async def apply_transaction_event(
         cs.stop_reason = event.stopped_reason or "Local"
     if cs.status == SessionStatus.COMPLETED.value:
         await _energy_from_samples(session, cs)
+        await price_completed_session(session, cs)
     _check_energy(cs)
     kind = (
         "session_started"

@@ -1,0 +1,1 @@
+"""Tariffs: what a driver pays at a charger, and what a charging session costs."""

@@ -66,6 +66,29 @@ class Settings(BaseSettings):
     twilio_from: str = ""
     sms_commands_per_10min: int = Field(default=10, ge=1)
 
+    # Payments. `card_provider`: sandbox | stripe; Vipps is offered when configured (or in
+    # the sandbox). Amounts in øre. Empty webhook secrets disable the webhook endpoints.
+    card_provider: str = "sandbox"
+    vipps_provider: str = "sandbox"  # sandbox | vipps | off
+    stripe_api_key: str = ""
+    stripe_api_base: str = ""  # override for tests (a local fake)
+    stripe_webhook_secret: str = ""
+    vipps_base_url: str = "https://apitest.vipps.no"
+    vipps_client_id: str = ""
+    vipps_client_secret: str = ""
+    vipps_subscription_key: str = ""
+    vipps_merchant_serial_number: str = ""
+    vipps_webhook_secret: str = ""
+    # What is held before a session starts (Vipps' own EV advice: NOK 350-500).
+    payment_hold_ore: int = Field(default=50_000, ge=100)
+    guest_hold_ore: int = Field(default=40_000, ge=100)
+    # Stop charging when the cost so far is this close to the hold.
+    hold_stop_margin_ore: int = Field(default=1_000, ge=0)
+    guest_checkout_ttl_s: int = Field(default=24 * 3600, ge=600)
+    invoice_link_ttl_days: int = Field(default=30, ge=1)
+    # Days after the due date on which an unpaid invoice gets an SMS reminder.
+    reminder_days: list[int] = Field(default_factory=lambda: [5, 12])
+
     # Bearer token for the operator REST API; empty disables it.
     operator_token: str = ""
 

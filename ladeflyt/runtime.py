@@ -16,7 +16,9 @@ from core.chargers.service import mark_all_offline
 from core.config import Settings
 from core.db import create_engine, is_sqlite, session_factory, transaction
 from core.messaging.dispatcher import SmsDispatcher
-from core.ports import SmsSender
+from core.payments.service import Payments
+from core.payments.worker import PaymentWorker
+from core.ports import CardVault, PaymentProvider, SmsSender
 from core.uow import WriteBatcher
 from core.users.auth import AuthService
 from notifications.console import ConsoleSmsSender
@@ -25,8 +27,44 @@ from notifications.listener import SmsNotifier
 from notifications.routes import sms_router
 from ocpp_gateway.context import GatewayContext
 from ocpp_gateway.server import GatewayServer
+from payments.pages import pages_router
+from payments.sandbox import SandboxBank, SandboxCardVault, SandboxProvider
+from payments.webhook_routes import webhook_router
 
 log = logging.getLogger(__name__)
+
+
+def payment_setup(
+    settings: Settings,
+) -> tuple[dict[str, PaymentProvider], CardVault | None, SandboxBank | None]:
+    """The configured providers: Stripe and Vipps for real, or the sandbox for each."""
+    providers: dict[str, PaymentProvider] = {}
+    vault: CardVault | None = None
+    bank: SandboxBank | None = None
+    if settings.card_provider == "stripe":
+        from payments.stripe_provider import StripeCardVault, StripeProvider
+
+        base = settings.stripe_api_base or None
+        providers["stripe"] = StripeProvider(settings.stripe_api_key, api_base=base)
+        vault = StripeCardVault(settings.stripe_api_key, api_base=base)
+    elif settings.card_provider == "sandbox":
+        bank = SandboxBank(settings.public_base_url)
+        providers["sandbox-card"] = SandboxProvider(bank, "card")
+        vault = SandboxCardVault()
+    if settings.vipps_provider == "vipps":
+        from payments.vipps import VippsProvider
+
+        providers["vipps"] = VippsProvider(
+            base_url=settings.vipps_base_url,
+            client_id=settings.vipps_client_id,
+            client_secret=settings.vipps_client_secret,
+            subscription_key=settings.vipps_subscription_key,
+            merchant_serial_number=settings.vipps_merchant_serial_number,
+        )
+    elif settings.vipps_provider == "sandbox":
+        bank = bank or SandboxBank(settings.public_base_url)
+        providers["sandbox-vipps"] = SandboxProvider(bank, "vipps")
+    return providers, vault, bank
 
 
 def sms_sender(settings: Settings) -> SmsSender:
@@ -54,6 +92,8 @@ class Runtime:
     auth: AuthService
     dispatcher: SmsDispatcher
     notifier: SmsNotifier
+    payments: Payments
+    payment_worker: PaymentWorker
     routers: list[APIRouter] = field(default_factory=list)
 
     @classmethod
@@ -74,7 +114,14 @@ class Runtime:
         sms = sms or sms_sender(settings)
         dispatcher = SmsDispatcher(sessions, sms)
         notifier = SmsNotifier(settings, sessions, events, dispatcher.kick)
-        routers = [sms_router(InboundSmsServices(settings, sessions, commands))]
+        providers, vault, bank = payment_setup(settings)
+        payments = Payments(settings, sessions, providers, commands, vault)
+        worker = PaymentWorker(payments, events, dispatcher.kick)
+        routers = [
+            sms_router(InboundSmsServices(settings, sessions, commands, payments)),
+            webhook_router(payments, worker.kick),
+            pages_router(payments, bank),
+        ]
         return cls(
             settings,
             engine,
@@ -84,6 +131,8 @@ class Runtime:
             AuthService(settings, sms),
             dispatcher,
             notifier,
+            payments,
+            worker,
             routers,
         )
 
@@ -91,7 +140,9 @@ class Runtime:
         ctx = self.gateway_ctx
         return create_app(
             Services(self.settings, ctx.sessions, ctx.commands),
-            DriverServices(self.settings, ctx.sessions, ctx.commands, ctx.events, self.auth),
+            DriverServices(
+                self.settings, ctx.sessions, ctx.commands, ctx.events, self.auth, self.payments
+            ),
             routers=self.routers,
         )
 
@@ -102,11 +153,13 @@ class Runtime:
         await self.gateway_ctx.batcher.start()
         await self.notifier.start()
         await self.dispatcher.start()
+        await self.payment_worker.start()
         await self.gateway.start(port=ocpp_port)
 
     async def stop(self) -> None:
         await self.gateway.stop()
         await self.gateway_ctx.batcher.stop()
         await self.notifier.stop()
+        await self.payment_worker.stop()
         await self.dispatcher.stop()
         await self.engine.dispose()

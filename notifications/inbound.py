@@ -22,6 +22,8 @@ from core.db import transaction
 from core.messaging import outbox
 from core.messaging.templates import kroner, kwh, render
 from core.models import Charger, IdTokenKind, InboundSms, User
+from core.payments.service import Payments
+from core.payments.start import ApproveInVipps, start_paid
 from core.sessions import driver
 from core.sessions.costs import connector_quotes, session_cost_ore
 from core.timeutil import utcnow
@@ -36,6 +38,7 @@ class InboundSmsServices:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     commands: CommandBus
+    payments: Payments
 
 
 class InboundSmsHandler:
@@ -147,9 +150,12 @@ class InboundSmsHandler:
                 return plan
             price = await self._price(session, plan.connector_pk, user, language)
         # Committed: the charger asks about the SMS token as soon as it gets the command.
-        outcome = await driver.send_start(
-            self.s.commands, plan, timeout=self.s.settings.remote_start_timeout_s
+        code = charger.public_code or charger.charge_point_id
+        outcome = await start_paid(
+            self.s.payments, plan, user.id, IdTokenKind.SMS, description=f"Lading {code}"
         )
+        if isinstance(outcome, ApproveInVipps):
+            return render("approve_in_vipps", language, code=code, link=outcome.status_url)
         if isinstance(outcome, driver.Refused):
             return self._refusal(outcome, charger.public_code or charger.charge_point_id, language)
         return render(

@@ -16,6 +16,7 @@ from core.db import transaction
 from core.messaging import outbox
 from core.messaging.templates import kroner, kwh, render
 from core.models import Charger, ChargingSession, IdToken, IdTokenKind, User
+from core.payments.receipts import receipt_url
 from core.sessions.costs import connector_quotes, session_cost_ore
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class SmsNotifier:
                     code=code,
                     kwh=kwh(cs.energy_wh, lang),
                     cost=kroner(await session_cost_ore(session, cs), lang),
-                    receipt=f"{self._settings.public_base_url.rstrip('/')}/receipts/{cs.id}",
+                    receipt=receipt_url(self._settings, cs.id),
                 )
                 # Essential: a receipt the driver needs, even if they opted out of the rest.
                 queued = await outbox.queue_sms(

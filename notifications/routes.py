@@ -5,7 +5,6 @@ Twilio called (LADEFLYT_PUBLIC_BASE_URL + path). No auth token configured: the e
 do not exist (404). A missing or wrong signature: 403, and nothing is done.
 """
 
-
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response

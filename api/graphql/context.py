@@ -13,6 +13,7 @@ from strawberry.fastapi import BaseContext
 from core.bus import CommandBus, EventBus
 from core.config import Settings
 from core.models import Charger, Site, User
+from core.payments.service import Payments
 from core.users.auth import AuthError, AuthService
 
 
@@ -25,6 +26,7 @@ class DriverServices:
     commands: CommandBus
     events: EventBus
     auth: AuthService
+    payments: Payments
 
 
 class Context(BaseContext):

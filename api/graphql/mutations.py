@@ -9,8 +9,17 @@ from api.graphql import results as r
 from api.graphql.context import Context
 from api.graphql.permissions import IsSignedIn, signed_in
 from api.graphql.queries import session_view
-from api.graphql.types import InvoiceSettings, Me, RfidTag, VehicleInput, VehicleType
-from core.models import User
+from api.graphql.types import (
+    InvoiceSettings,
+    Me,
+    PaymentMethodType,
+    RfidTag,
+    VehicleInput,
+    VehicleType,
+)
+from core.models import IdTokenKind, User
+from core.payments import methods
+from core.payments.start import ApproveInVipps, start_paid
 from core.sessions import driver
 from core.users import account
 from core.users.auth import AuthError, Tokens
@@ -137,9 +146,19 @@ class Mutation:
             return _problem(plan.kind, plan.message)  # type: ignore[return-value]
         # The charger will ask about the app token at once: it must be committed first.
         await ctx.session.commit()
-        outcome = await driver.send_start(
-            ctx.services.commands, plan, timeout=ctx.services.settings.remote_start_timeout_s
+        outcome = await start_paid(
+            ctx.services.payments,
+            plan,
+            user.id,
+            IdTokenKind.APP,
+            description=f"Lading {plan.charge_point_id}",
         )
+        if isinstance(outcome, ApproveInVipps):
+            return r.PaymentPending(
+                message="Approve the payment in Vipps; charging starts when it is approved.",
+                redirect_url=outcome.redirect_url,
+                status_url=outcome.status_url,
+            )
         if isinstance(outcome, driver.Refused):
             return _problem(outcome.kind, outcome.message)  # type: ignore[return-value]
         return r.ChargingStarted(
@@ -277,3 +296,80 @@ class Mutation:
         except account.AccountError as error:
             return _problem(error.kind, str(error))  # type: ignore[return-value]
         return r.VehicleRemoved(id=id)
+
+    # ------------------------------------------------------------- payment methods
+
+    @strawberry.mutation(
+        permission_classes=[IsSignedIn],
+        description="Start saving a card: a SetupIntent for the app to confirm.",
+    )
+    async def add_card(self, info: Info[Context, None]) -> r.AddCardResult:
+        ctx = info.context
+        user = await signed_in(info)
+        try:
+            setup = await methods.begin_card_setup(ctx.services.payments, ctx.session, user)
+        except account.AccountError as error:
+            return r.NotAllowed(message=str(error))
+        return r.CardSetupStarted(
+            client_secret=setup.client_secret, customer_ref=setup.customer_ref
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsSignedIn],
+        description="Keep the card the app just confirmed (pm_...).",
+    )
+    async def save_card(
+        self, info: Info[Context, None], payment_method_ref: str
+    ) -> r.SavePaymentMethodResult:
+        ctx = info.context
+        user = await signed_in(info)
+        try:
+            row = await methods.save_card(
+                ctx.services.payments, ctx.session, user, payment_method_ref
+            )
+        except account.AccountError as error:
+            return _problem(error.kind, str(error), error.field)  # type: ignore[return-value]
+        return r.PaymentMethodSaved(payment_method=PaymentMethodType.of(row))
+
+    @strawberry.mutation(
+        permission_classes=[IsSignedIn],
+        description="Pay with Vipps: each session is approved in Vipps.",
+    )
+    async def add_vipps(self, info: Info[Context, None]) -> r.SavePaymentMethodResult:
+        ctx = info.context
+        user = await signed_in(info)
+        try:
+            row = await methods.add_vipps(ctx.services.payments, ctx.session, user)
+        except account.AccountError as error:
+            return _problem(error.kind, str(error), error.field)  # type: ignore[return-value]
+        return r.PaymentMethodSaved(payment_method=PaymentMethodType.of(row))
+
+    @strawberry.mutation(permission_classes=[IsSignedIn])
+    async def remove_payment_method(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> r.RemovePaymentMethodResult:
+        ctx = info.context
+        user = await signed_in(info)
+        pk = _pk(id)
+        try:
+            if pk is None:
+                raise account.AccountError("NotFound", "no such payment method of yours")
+            await methods.remove(ctx.services.payments, ctx.session, user, pk)
+        except account.AccountError as error:
+            return _problem(error.kind, str(error))  # type: ignore[return-value]
+        return r.PaymentMethodRemoved(id=id)
+
+    @strawberry.mutation(permission_classes=[IsSignedIn])
+    async def set_default_payment_method(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> r.SavePaymentMethodResult:
+        ctx = info.context
+        user = await signed_in(info)
+        pk = _pk(id)
+        try:
+            if pk is None:
+                raise account.AccountError("NotFound", "no such payment method of yours")
+            row = await methods.set_default(ctx.session, user, pk)
+        except account.AccountError as error:
+            return r.NotAllowed(message=str(error))
+        return r.PaymentMethodSaved(payment_method=PaymentMethodType.of(row))

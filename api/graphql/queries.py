@@ -12,6 +12,7 @@ from api.graphql import pricing
 from api.graphql.context import Context
 from api.graphql.errors import InputError
 from api.graphql.permissions import IsSignedIn, signed_in
+from api.graphql.routeplan import RoutePlanQuery
 from api.graphql.types import (
     Charger,
     ChargerConnection,
@@ -36,6 +37,7 @@ from core.chargers.search import (
 )
 from core.models import Charger as ChargerRow
 from core.models import ChargingSession
+from core.payments.receipts import receipt_url
 from core.sessions import driver
 from core.users import account
 
@@ -52,13 +54,12 @@ def _offset(cursor: str | None) -> int:
 async def session_view(ctx: Context, cs: ChargingSession) -> ChargingSessionType:
     charger: ChargerRow | None = await ctx.chargers.load(cs.charger_id)
     cost = await pricing.session_cost(ctx.session, cs)
-    return ChargingSessionType.build(
-        cs, charger.charge_point_id if charger else "?", cost, ctx.services.settings.public_base_url
-    )
+    receipt = receipt_url(ctx.services.settings, cs.id) if cs.status == "completed" else None
+    return ChargingSessionType.build(cs, charger.charge_point_id if charger else "?", cost, receipt)
 
 
 @strawberry.type
-class Query:
+class Query(RoutePlanQuery):
     @strawberry.field(description="Chargers within radiusKm of a point, nearest first.")
     async def chargers_near(
         self,

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import strawberry
 
-from api.graphql.types import ChargingSessionType, InvoiceSettings, Me, RfidTag, VehicleType
+from api.graphql.types import (
+    ChargingSessionType,
+    InvoiceSettings,
+    Me,
+    PaymentMethodType,
+    RfidTag,
+    VehicleType,
+)
 
 
 @strawberry.interface
@@ -90,6 +97,33 @@ class ChargingStarted:
 
 
 @strawberry.type
+class PaymentPending:
+    """Approve the payment (e.g. in Vipps) first; charging starts when it is approved."""
+
+    message: str
+    redirect_url: str
+    status_url: str
+
+
+@strawberry.type
+class CardSetupStarted:
+    """Confirm the card in the app with this SetupIntent secret, then call saveCard."""
+
+    client_secret: str
+    customer_ref: str
+
+
+@strawberry.type
+class PaymentMethodSaved:
+    payment_method: PaymentMethodType
+
+
+@strawberry.type
+class PaymentMethodRemoved:
+    id: strawberry.ID
+
+
+@strawberry.type
 class ChargingStopping:
     message: str
     session: ChargingSessionType
@@ -146,7 +180,12 @@ class VehicleRemoved:
 
 
 StartChargingResult = Annotated[
-    ChargingStarted | ChargerOffline | ConnectorUnavailable | PaymentMethodRequired | NotAllowed,
+    ChargingStarted
+    | PaymentPending
+    | ChargerOffline
+    | ConnectorUnavailable
+    | PaymentMethodRequired
+    | NotAllowed,
     strawberry.union("StartChargingResult"),
 ]
 StopChargingResult = Annotated[
@@ -175,3 +214,10 @@ SaveVehicleResult = Annotated[
     VehicleSaved | InvalidInput | NotFound, strawberry.union("SaveVehicleResult")
 ]
 RemoveVehicleResult = Annotated[VehicleRemoved | NotFound, strawberry.union("RemoveVehicleResult")]
+AddCardResult = Annotated[CardSetupStarted | NotAllowed, strawberry.union("AddCardResult")]
+SavePaymentMethodResult = Annotated[
+    PaymentMethodSaved | InvalidInput | NotAllowed, strawberry.union("SavePaymentMethodResult")
+]
+RemovePaymentMethodResult = Annotated[
+    PaymentMethodRemoved | NotFound, strawberry.union("RemovePaymentMethodResult")
+]

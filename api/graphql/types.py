@@ -178,7 +178,7 @@ class ChargingSessionType:
 
     @classmethod
     def build(
-        cls, cs: ChargingSession, charger_code: str, cost_ore: int | None, base_url: str
+        cls, cs: ChargingSession, charger_code: str, cost_ore: int | None, receipt: str | None
     ) -> ChargingSessionType:
         end = cs.stopped_at or utcnow()
         completed = cs.status == "completed"
@@ -197,7 +197,7 @@ class ChargingSessionType:
             stop_reason=cs.stop_reason,
             cost=Money(amount_ore=cost_ore) if cost_ore is not None else None,
             payment_state=getattr(cs, "payment_state", None) or "none",
-            receipt_url=f"{base_url}/receipts/{cs.id}" if completed else None,
+            receipt_url=receipt,
         )
 
 

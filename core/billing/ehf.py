@@ -16,6 +16,7 @@ from datetime import date, datetime
 from xml.etree import ElementTree as ET
 
 from core.billing.errors import BillingError
+from core.billing.orgnr import valid_org_number
 from core.billing.periods import local_date
 from core.billing.schemas import CreditNoteView, InvoiceDetail, Party
 from core.billing.service import invoice_period_dates
@@ -28,15 +29,6 @@ NS_CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents
 NS_CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 ORG_SCHEME = "0192"  # Norwegian organisation number (Enhetsregisteret)
 VAT_PERCENT = "25"
-
-
-def valid_org_number(value: str | None) -> bool:
-    """Nine digits with a MOD11 check digit (weights 3 2 7 6 5 4 3 2)."""
-    if not value or len(value) != 9 or not value.isdigit():
-        return False
-    total = sum(int(d) * w for d, w in zip(value[:8], (3, 2, 7, 6, 5, 4, 3, 2), strict=True))
-    check = (11 - total % 11) % 11
-    return check != 10 and value[8] == str(check)
 
 
 def _amount(ore: int) -> str:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import selectinload
 
 from core.billing.errors import BillingError
 from core.billing.kid import KidError, make_kid
+from core.billing.orgnr import valid_org_number
 from core.billing.periods import PeriodError, local_date, local_today, period_bounds
 from core.billing.schemas import (
     InvoiceDetail,
@@ -124,8 +125,8 @@ async def set_billing_profile(
         raise BillingError(f"no user {user_id}")
     if org_number is not None:
         org_number = org_number.replace(" ", "")
-        if org_number and not (len(org_number) == 9 and org_number.isdigit()):
-            raise BillingError("an organisation number is 9 digits")
+        if org_number and not valid_org_number(org_number):
+            raise BillingError(f"{org_number} is not a Norwegian organisation number")
     profile = (
         await session.execute(select(BillingProfile).where(BillingProfile.user_id == user_id))
     ).scalar_one_or_none()

@@ -16,12 +16,25 @@ the circle, not Python work per charger.
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, and_, func, literal, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Float,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal,
+    select,
+    true,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -137,79 +150,96 @@ async def _ensure_math(session: AsyncSession) -> None:
     raw.info["ladeflyt_math"] = True
 
 
-def _distance_km(latitude: float, longitude: float) -> ColumnElement[float]:
-    """`haversine_km(latitude, longitude, site)` as SQL, operation for operation.
+def _p(name: str) -> BindParameter[float]:
+    return bindparam(name, type_=Float)
 
-    sqrt(a) stays far below 1 inside a 200 km box, so the min(1, ...) clamp is left out.
-    """
-    p1 = math.radians(latitude)
 
-    def num(value: float) -> ColumnElement[float]:
-        return literal(float(value), Float)
-
+def _distance_km() -> ColumnElement[float]:
+    """`haversine_km(lat, lon, site)` in SQL, operation for operation, from the bound
+    parameters p1 (radians(lat)), cos_p1, lon. sqrt(a) stays far below 1 inside a 200 km box,
+    so the min(1, ...) clamp is left out."""
+    rad, half = literal(RAD, Float), literal(0.5, Float)
     # x / 2 == x * 0.5 exactly in binary floating point; "/ 2" would be NUMERIC in PostgreSQL.
-    half_dp = (Site.latitude * num(RAD) - num(p1)) * num(0.5)
-    half_dl = ((Site.longitude - num(longitude)) * num(RAD)) * num(0.5)
-    sin_dp, sin_dl = func.sin(half_dp), func.sin(half_dl)
-    cos_cos = num(math.cos(p1)) * func.cos(Site.latitude * num(RAD))
+    sin_dp = func.sin((Site.latitude * rad - _p("p1")) * half)
+    sin_dl = func.sin(((Site.longitude - _p("lon")) * rad) * half)
+    cos_cos = _p("cos_p1") * func.cos(Site.latitude * rad)
     a = (sin_dp * sin_dp).self_group() + cos_cos * (sin_dl * sin_dl).self_group()
-    return num(2 * EARTH_RADIUS_KM) * func.asin(func.sqrt(a))
+    return literal(2 * EARTH_RADIUS_KM, Float) * func.asin(func.sqrt(a))
 
 
-def _connector_match(search: SearchFilter) -> list[ColumnElement[bool]]:
-    """Conditions on `Connector` for one plug to count as a match."""
-    conditions: list[ColumnElement[bool]] = []
-    if search.min_power_kw:
-        conditions.append(Connector.max_power_w >= int(search.min_power_kw * 1000))
-    if search.connector_types:
-        types = sorted({t.lower() for t in search.connector_types})
-        conditions.append(func.lower(Connector.connector_type).in_(types))
-    if search.available_only:
-        conditions.append(Connector.status.in_(USABLE_STATUSES))
-    return conditions
+@dataclass(frozen=True)
+class _Shape:
+    """What changes the SQL text (everything else is a bound parameter)."""
+
+    public_only: bool
+    available_only: bool
+    min_power: bool
+    types: bool
 
 
-def _search_statement(
-    latitude: float,
-    longitude: float,
-    radius_km: float,
-    search: SearchFilter,
-    first: int,
-    offset: int,
-) -> Select[Any]:
-    dlat = math.degrees(radius_km / EARTH_RADIUS_KM)
-    coslat = max(math.cos(math.radians(latitude)), 1e-6)
-    dlon = min(math.degrees(radius_km / (EARTH_RADIUS_KM * coslat)), 180.0)
+@functools.lru_cache(maxsize=64)
+def _statement(shape: _Shape) -> Select[Any]:
     box = [
-        Site.latitude.between(latitude - dlat, latitude + dlat),
-        Site.longitude.between(longitude - dlon, longitude + dlon),
+        Site.latitude.between(_p("lat_lo"), _p("lat_hi")),
+        Site.longitude.between(_p("lon_lo"), _p("lon_hi")),
     ]
-    if search.public_only:
+    if shape.public_only:
         box.append(Site.public.is_(True))
-    distance = _distance_km(latitude, longitude).label("d")
-    in_box = select(Site.id.label("site_id"), distance).where(*box).subquery("in_box")
-    near = select(in_box).where(in_box.c.d <= literal(float(radius_km), Float)).cte("near")
+    in_box = select(Site.id.label("site_id"), _distance_km().label("d")).where(*box).subquery()
+    near = select(in_box).where(in_box.c.d <= _p("radius")).cte("near").prefix_with("MATERIALIZED")
 
-    plug = _connector_match(search)
+    plug: list[ColumnElement[bool]] = []
+    if shape.min_power:
+        plug.append(Connector.max_power_w >= bindparam("min_w", type_=Integer))
+    if shape.types:
+        plug.append(func.lower(Connector.connector_type).in_(bindparam("types", expanding=True)))
+    if shape.available_only:
+        plug.append(Connector.status.in_(USABLE_STATUSES))
     charger_ok = [Charger.registration_status == RegistrationStatus.ACCEPTED.value]
-    if search.available_only:
+    if shape.available_only:
         charger_ok.append(Charger.online.is_(True))
-    has_plug = (
-        select(Connector.charger_id).where(Connector.charger_id == Charger.id, *plug).exists()
+
+    def has_plug() -> ColumnElement[bool]:
+        return (
+            select(Connector.charger_id).where(Connector.charger_id == Charger.id, *plug).exists()
+        )
+
+    def at_site(site_id: ColumnElement[int]) -> list[ColumnElement[bool]]:
+        return [Charger.site_id == site_id, *charger_ok, has_plug()]
+
+    # The total: per site of the circle, a count on the (site_id, ...) index of chargers.
+    # Written as a correlated subquery so that every database walks from the few sites to
+    # their chargers, never from all chargers to the sites.
+    per_site = select(func.count()).where(*at_site(near.c.site_id)).scalar_subquery()
+    total = select(func.coalesce(func.sum(per_site), 0)).select_from(near).scalar_subquery()
+
+    # Every site with a match holds at least one matching charger, so the `k` nearest such
+    # sites (k = offset + first) bound the page: only the chargers of sites up to the
+    # farthest of them (ties included) need ordering. The sites are scanned nearest first
+    # and the scan stops after k of them (the LIMIT keeps the ordered subquery from being
+    # flattened); were a database to scan in another order, the cut-off would only be
+    # larger, never wrong.
+    ordered = (
+        select(near)
+        .order_by(near.c.d)
+        .limit(bindparam("all_sites", type_=Integer))
+        .subquery("ordered")
     )
-    hits = (
-        select(Charger.id.label("charger_id"), near.c.site_id, near.c.d)
-        .join_from(near, Charger, Charger.site_id == near.c.site_id)
-        .where(*charger_ok, has_plug)
-        .cte("hits")
-        .prefix_with("MATERIALIZED")
+    site_has_match = select(Charger.id).where(*at_site(ordered.c.site_id)).exists()
+    top_sites = (
+        select(ordered.c.d)
+        .where(site_has_match)
+        .limit(bindparam("k", type_=Integer))
+        .subquery("top_sites")
     )
-    total = select(func.count().label("total")).select_from(hits).subquery("total")
+    cutoff = select(func.max(top_sites.c.d)).scalar_subquery()
     page = (
-        select(hits)
-        .order_by(hits.c.d, hits.c.charger_id)
-        .limit(first)
-        .offset(offset)
+        select(Charger.id.label("charger_id"), near.c.d)
+        .join_from(near, Charger, Charger.site_id == near.c.site_id)
+        .where(near.c.d <= cutoff, *charger_ok, has_plug())
+        .order_by(near.c.d, Charger.id)
+        .limit(bindparam("first", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
         .subquery("page")
     )
     detail = (
@@ -238,12 +268,54 @@ def _search_statement(
         .join(Connector, and_(Connector.charger_id == Charger.id, *plug))
         .subquery("detail")
     )
+    # One row even when the page is empty, to carry the total.
+    one = select(literal(1).label("one")).subquery("one")
     return (
-        select(total.c.total, detail)
-        .select_from(total)
+        select(total.label("total"), detail)
+        .select_from(one)
         .outerjoin(detail, true())
         .order_by(detail.c.d, detail.c.charger_id, detail.c.evse_id, detail.c.connector_id)
     )
+
+
+def _parameters(
+    latitude: float,
+    longitude: float,
+    radius_km: float,
+    search: SearchFilter,
+    first: int,
+    offset: int,
+) -> tuple[_Shape, dict[str, Any]]:
+    dlat = math.degrees(radius_km / EARTH_RADIUS_KM)
+    coslat = max(math.cos(math.radians(latitude)), 1e-6)
+    dlon = min(math.degrees(radius_km / (EARTH_RADIUS_KM * coslat)), 180.0)
+    p1 = math.radians(latitude)
+    types = sorted({t.lower() for t in search.connector_types})
+    shape = _Shape(
+        search.public_only,
+        search.available_only,
+        bool(search.min_power_kw),
+        bool(types),
+    )
+    params: dict[str, Any] = {
+        "lat_lo": latitude - dlat,
+        "lat_hi": latitude + dlat,
+        "lon_lo": longitude - dlon,
+        "lon_hi": longitude + dlon,
+        "p1": p1,
+        "cos_p1": math.cos(p1),
+        "lon": float(longitude),
+        "radius": float(radius_km),
+        "all_sites": 2**31 - 1,
+        "k": offset + first,
+        "first": first,
+        "offset": offset,
+    }
+    if shape.min_power:
+        params["min_w"] = int((search.min_power_kw or 0) * 1000)
+    if types:
+        params["types"] = types
+    return shape, params
 
 
 # ---------------------------------------------------------------------- the search
@@ -262,11 +334,8 @@ async def chargers_near(
     """Chargers within `radius_km`, nearest first (ties by charger id), with the
     connectors that pass the filter; `total` counts every match, not just this page."""
     await _ensure_math(session)
-    rows = (
-        await session.execute(
-            _search_statement(latitude, longitude, radius_km, search, first, offset)
-        )
-    ).all()
+    shape, params = _parameters(latitude, longitude, radius_km, search, first + 1, offset)
+    rows = (await session.execute(_statement(shape), params)).all()
     total = int(rows[0].total) if rows else 0
     hits: list[ChargerHit] = []
     for row in rows:
@@ -299,7 +368,10 @@ async def chargers_near(
                 row.status,
             )
         )
-    return Page(hits, total, offset, offset + len(hits) < total)
+    # One charger more than asked for tells whether there is a next page.
+    has_next = len(hits) > first
+    hits = hits[:first]
+    return Page(hits, total, offset, has_next)
 
 
 async def charger_by_code_or_id(

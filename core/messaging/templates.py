@@ -21,6 +21,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Charging started at {code}, connector {evse}. Price: {price}. "
         "Stop with CHARGE STOP {code}.",
     },
+    "approve_in_vipps": {
+        "nb": "Godkjenn betalingen i Vipps for å starte {code}: {link}",
+        "en": "Approve the payment in Vipps to start {code}: {link}",
+    },
     "stopping": {
         "nb": "Lading stoppes på {code}: {kwh} kWh, {cost} så langt. Kvittering kommer på SMS.",
         "en": "Stopping at {code}: {kwh} kWh, {cost} so far. Your receipt follows by SMS.",

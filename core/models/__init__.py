@@ -28,6 +28,13 @@ from core.models.infrastructure import (
     Site,
 )
 from core.models.messaging import InboundSms, SmsMessage, SmsOptOut, SmsStatus
+from core.models.payments import (
+    GuestCheckout,
+    InvoicePayLink,
+    Payment,
+    PaymentOperation,
+    WebhookEvent,
+)
 from core.models.users import IdToken, IdTokenKind, IdTokenStatus, PaymentMethod, User, Vehicle
 
 __all__ = [
@@ -44,16 +51,20 @@ __all__ = [
     "DocumentCounter",
     "ElectricityBill",
     "ElectricityBillShare",
+    "GuestCheckout",
     "IdToken",
     "IdTokenKind",
     "IdTokenStatus",
     "InboundSms",
     "Invoice",
     "InvoiceLine",
+    "InvoicePayLink",
     "InvoiceStatus",
     "LoginCode",
     "MeterSample",
+    "Payment",
     "PaymentMethod",
+    "PaymentOperation",
     "RefreshToken",
     "RegistrationStatus",
     "SessionStatus",
@@ -68,4 +79,5 @@ __all__ = [
     "TransactionEventRecord",
     "User",
     "Vehicle",
+    "WebhookEvent",
 ]

@@ -70,6 +70,7 @@ class Site(Base):
 
 class Charger(Base):
     __tablename__ = "chargers"
+    __table_args__ = (Index("ix_chargers_site_search", "site_id", "registration_status", "online"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # OCPP identity: the last path segment of the websocket URL.
@@ -116,7 +117,10 @@ class Connector(Base):
     """One plug. In OCPP 2.x terms an (EVSE, connector) pair; in 1.6, evse_id == connector_id."""
 
     __tablename__ = "connectors"
-    __table_args__ = (UniqueConstraint("charger_id", "evse_id", "connector_id"),)
+    __table_args__ = (
+        UniqueConstraint("charger_id", "evse_id", "connector_id"),
+        Index("ix_connectors_search", "charger_id", "max_power_w", "status", "connector_type"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     charger_id: Mapped[int] = mapped_column(ForeignKey("chargers.id", ondelete="CASCADE"))

@@ -38,6 +38,8 @@ class User(Base):
     invoice_channel: Mapped[str] = mapped_column(String(12), default="email")
     # Billed monthly by invoice (members, businesses) instead of paying per session.
     invoice_billing: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The payment provider's customer (Stripe cus_...) holding this driver's saved cards.
+    payment_customer_ref: Mapped[str | None] = mapped_column(String(100))
     # Bumped by "sign out everywhere": access tokens carry the version they were issued at.
     token_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

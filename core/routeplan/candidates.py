@@ -216,12 +216,29 @@ async def load_candidates(
         stmt = stmt.where(func.lower(Connector.connector_type).in_(spellings))
     rows: dict[int, _Row] = {}
     for r in await session.execute(stmt):
-        row = rows.get(r[7])
+        (
+            site_id,
+            name,
+            address,
+            city,
+            lat,
+            lon,
+            price,
+            charger_id,
+            code,
+            online,
+            cap_w,
+            plug_type,
+            plug_w,
+            plug_status,
+        ) = r
+        row = rows.get(charger_id)
         if row is None:
-            if r[4] is None or r[5] is None:
-                continue
-            row = rows[r[7]] = _Row((r[0], r[1], r[2], r[3], r[4], r[5], r[6]), *r[7:11])
-        row.plugs.append((r[11], r[12], r[13]))
+            if lat is None or lon is None:
+                continue  # BETWEEN already excludes these; keeps mypy honest
+            site = (site_id, name, address, city, lat, lon, price)
+            row = rows[charger_id] = _Row(site, charger_id, code, online, cap_w)
+        row.plugs.append((plug_type, plug_w, plug_status))
     projector = RouteProjector(route, q.corridor_km)
     placed_sites: dict[int, tuple[float, float] | None] = {}
     out: list[CandidateCharger] = []

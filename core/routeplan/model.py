@@ -9,6 +9,7 @@ provider's polyline that follows the roads, > 1 for a great-circle stand-in).
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 from collections.abc import Iterable, Sequence
@@ -103,8 +104,8 @@ class ChargingCurve:
         socs = [s for s, _ in self.points]
         if len(self.points) < 2 or socs[0] != 0 or socs[-1] != 100:
             raise ValueError("a charging curve runs from 0 % to 100 % with at least 2 points")
-        if any(b <= a for a, b in itertools.pairwise(socs)):
-            raise ValueError("charging curve SoC values must increase")
+        if any(b - a < 0.1 - 1e-9 for a, b in itertools.pairwise(socs)):
+            raise ValueError("charging curve SoC values must increase by at least 0.1")
         if any(not kw > 0 or not math.isfinite(kw) for _, kw in self.points):
             raise ValueError("charging curve power must be positive")
 
@@ -116,9 +117,14 @@ class ChargingCurve:
             raise ValueError("a charging curve needs points")
         if any(not 0 <= s <= 100 for s, _ in pts):
             raise ValueError("charging curve SoC must be within 0..100 %")
-        if pts[0][0] > 0:
+        # Held flat to 0 % and 100 % (a point within 0.1 of an end moves onto it).
+        if pts[0][0] < 0.1:
+            pts[0] = (0.0, pts[0][1])
+        else:
             pts.insert(0, (0.0, pts[0][1]))
-        if pts[-1][0] < 100:
+        if pts[-1][0] > 99.9:
+            pts[-1] = (100.0, pts[-1][1])
+        else:
             pts.append((100.0, pts[-1][1]))
         return cls(tuple(pts))
 
@@ -170,8 +176,19 @@ class ChargeTimeTable:
             self._cumulative.append(self._cumulative[-1] + self._integral(s0, p0, s1, p1, s1))
         # The search asks for thousands of times per plan: a dense table of the exact
         # integral, linearly interpolated, is exact at the knots and very close between.
-        knots = range(100 * DENSE_PER_PCT + 1)
-        self._dense = [self.exact_hours_to(k / DENSE_PER_PCT) for k in knots]
+        self._dense = self._knots()
+
+    def _knots(self) -> list[float]:
+        """Exact hours to every knot, piece by piece (no search per knot)."""
+        out: list[float] = []
+        k, last = 0, 100 * DENSE_PER_PCT
+        for i, (s0, p0, s1, p1) in enumerate(self._pieces):
+            done = self._cumulative[i]
+            while k <= last and (k / DENSE_PER_PCT <= s1 or i == len(self._pieces) - 1):
+                soc = k / DENSE_PER_PCT
+                out.append((done + self._integral(s0, p0, s1, p1, soc)) * self.kwh_per_pct)
+                k += 1
+        return out
 
     @staticmethod
     def _integral(s0: float, p0: float, s1: float, p1: float, s: float) -> float:
@@ -199,6 +216,12 @@ class ChargeTimeTable:
 
     def hours(self, from_soc: float, to_soc: float) -> float:
         return max(self.hours_to(to_soc) - self.hours_to(from_soc), 0.0)
+
+
+@functools.lru_cache(maxsize=256)
+def charge_time_table(curve: ChargingCurve, battery_kwh: float, cap_kw: float) -> ChargeTimeTable:
+    """A shared table per (curve, battery, cap): planning the same car again reuses it."""
+    return ChargeTimeTable(curve, battery_kwh, cap_kw)
 
 
 # ---------------------------------------------------------------------- the vehicle

@@ -58,7 +58,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.routeplan.model import ChargeTimeTable, Vehicle
+from core.routeplan.model import ChargeTimeTable, Vehicle, charge_time_table
 
 EPS = 1e-9
 # TIME scores hours, and cost breaks near-ties (1e-6 h per øre: 100 NOK ~ 36 s).
@@ -109,7 +109,7 @@ class PlanOptions:
     # does not add a stop to save a few kroner.
     value_of_time_ore_per_hour: float = 6_000.0
     cluster_km: float = 1.0
-    max_labels: int = 2_000_000
+    max_labels: int = 500_000
 
     @property
     def weights(self) -> tuple[float, float]:
@@ -174,7 +174,7 @@ def prune_candidates(
 ) -> list[Candidate]:
     """Usable candidates in route order, dominated ones in the same cell removed."""
     cell = options.cluster_km
-    buckets: dict[float, list[tuple[float, float, float, float, Candidate]]] = {}
+    buckets: dict[float, list[tuple[tuple[float, ...], Candidate]]] = {}
     for c in candidates:
         kw = effective_kw(vehicle, c)
         if kw <= 0 or not 0 <= c.position_km <= route_km:
@@ -187,16 +187,16 @@ def prune_candidates(
             float(options.unpriced_ore_per_kwh if price is None else price),
         )
         key = math.floor(c.position_km / cell) if cell > 0 else c.position_km
-        buckets.setdefault(key, []).append((*vector, c))
+        buckets.setdefault(key, []).append((vector, c))
     kept: list[Candidate] = []
     for items in buckets.values():
-        items.sort(key=lambda t: (t[:4], t[4].key))
-        front: list[tuple[float, float, float, float, Candidate]] = []
-        for item in items:
+        items.sort(key=lambda item: (item[0], item[1].key))
+        front: list[tuple[float, ...]] = []
+        for worth, c in items:
             # Sorted lexicographically, only an earlier item can dominate a later one.
-            if not any(all(f[d] <= item[d] for d in range(4)) for f in front):
-                front.append(item)
-        kept.extend(f[4] for f in front)
+            if not any(all(a <= b for a, b in zip(f, worth, strict=True)) for f in front):
+                front.append(worth)
+                kept.append(c)
     kept.sort(key=lambda c: (c.position_km, c.key))
     return kept
 
@@ -237,7 +237,7 @@ class TripModel:
             self.cost_per_pct[i] = self.w_cost * price * per_pct
             cap = round(effective_kw(vehicle, x), 3)
             if cap not in by_cap:
-                by_cap[cap] = ChargeTimeTable(vehicle.curve, vehicle.battery_kwh, cap)
+                by_cap[cap] = charge_time_table(vehicle.curve, vehicle.battery_kwh, cap)
             self.tables[i] = by_cap[cap]
         # Heuristic: per missing SoC point, at best the fastest power and cheapest price.
         best_kw = max(by_cap, default=1.0)

@@ -50,11 +50,7 @@ async def plan_route(
 
     Raises PlanInputError for a request that cannot be planned as given.
     """
-    validate(request)
-    vehicle = build_vehicle(request.vehicle)
-    route = build_route(request)
-    if route.length_km > MAX_ROUTE_KM:
-        raise PlanInputError("destination", f"routes are at most {MAX_ROUTE_KM:.0f} km")
+    vehicle, route = prepare(request)
     query = corridor_query(request, vehicle)
     found = await load_candidates(session, route, query)
     prices = await prices_ore_per_kwh(session, found, user_id)
@@ -89,6 +85,15 @@ def stop_cost_ore(energy_wh: int, price_ore_per_kwh: int) -> int:
 
 
 # ---------------------------------------------------------------------- building blocks
+
+
+def prepare(request: PlanRequest) -> tuple[Vehicle, Route]:
+    """The car and the route of a valid request; PlanInputError for an invalid one."""
+    validate(request)
+    route = build_route(request)
+    if route.length_km > MAX_ROUTE_KM:
+        raise PlanInputError("destination", f"routes are at most {MAX_ROUTE_KM:.0f} km")
+    return build_vehicle(request.vehicle), route
 
 
 def validate(r: PlanRequest) -> None:

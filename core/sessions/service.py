@@ -209,6 +209,7 @@ def session_event(cs: ChargingSession, kind: str) -> dict[str, Any]:
         "status": cs.status,
         "transaction_id": cs.transaction_id,
         "evse_id": cs.evse_id,
+        "id_token_pk": cs.id_token_pk,
         "energy_wh": cs.energy_wh,
         "power_w": cs.last_power_w,
         "soc": cs.last_soc,

@@ -224,6 +224,7 @@ async def _close_current(
             raise TariffError("a later tariff is already attached there for this group")
         row.valid_to = at
         closed += 1
+    await session.flush()
     return closed
 
 
@@ -278,6 +279,7 @@ async def set_list_price(session: AsyncSession, site: str, ore_per_kwh: int | No
     if ore_per_kwh is not None and not 0 <= ore_per_kwh <= 100_000:
         raise TariffError("a list price is 0-100000 øre/kWh")
     row.list_price_ore_per_kwh = ore_per_kwh
+    await session.flush()
 
 
 def _component_view(c: TariffComponent) -> ComponentView:

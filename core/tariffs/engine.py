@@ -176,63 +176,60 @@ class _Raw:
     fallback: bool = False
 
 
-def _raw(component: ComponentSpec, usage: Usage, spot: SpotPrices) -> _Raw:
+def _energy_pieces(
+    window: Window, usage: Usage, cuts: Iterable[datetime] = ()
+) -> list[tuple[datetime, datetime]]:
+    """The stretches of the session inside the window; a zero-length session is one."""
+    if usage.start == usage.end:
+        return [(usage.start, usage.end)] if window.contains(usage.start) else []
+    return list(_pieces(window, usage.start, usage.end, cuts))
+
+
+def _energy(c: ComponentSpec, usage: Usage, _: SpotPrices) -> _Raw:
+    wh = sum((usage.energy_between(a, b) for a, b in _energy_pieces(c.window, usage)), Fraction(0))
+    return _Raw(wh / 1000, wh / 1000 * Fraction(c.price_ore))
+
+
+def _spot_energy(c: ComponentSpec, usage: Usage, spot: SpotPrices) -> _Raw:
     raw = _Raw()
-    price = Fraction(component.price_ore)
-    kind = component.kind
-    if kind == ComponentKind.SESSION:
-        if component.window.contains(usage.start):
-            raw.quantity, raw.amount = Fraction(1), price
-        return raw
-    if kind == ComponentKind.ENERGY:
-        if usage.start == usage.end:
-            inside = component.window.contains(usage.start)
-            raw.quantity = usage.energy_wh / 1000 if inside else Fraction(0)
-        else:
-            raw.quantity = (
-                sum(
-                    (
-                        usage.energy_between(a, b)
-                        for a, b in _pieces(component.window, *_ends(usage))
-                    ),
-                    Fraction(0),
-                )
-                / 1000
-            )
-        raw.amount = raw.quantity * price
-        return raw
-    if kind == ComponentKind.SPOT_ENERGY:
-        if usage.start == usage.end:
-            pieces = [(usage.start, usage.end)] if component.window.contains(usage.start) else []
-        else:
-            cuts = list(_quarters(usage.start, usage.end))
-            pieces = list(_pieces(component.window, usage.start, usage.end, cuts))
-        for a, b in pieces:
-            kwh = usage.energy_between(a, b) / 1000
-            if not kwh:
-                continue
-            spot_price, fallback = component.spot_part(spot, quarter_of(a))
-            raw.fallback |= fallback
-            raw.quantity += kwh
-            raw.amount += kwh * (Fraction(spot_price) + price)
-        raw.amount = max(raw.amount, Fraction(0))
-        return raw
-    per_unit = _SECONDS_PER_UNIT[component.unit]
-    if kind == ComponentKind.TIME:
-        intervals = [(s.start, s.end) for s in usage.spans if s.charging]
-    else:
-        intervals = _idle_after_grace(usage, component.grace_minutes)
-    secs = sum(
-        (seconds(a, b) for lo, hi in intervals for a, b in _pieces(component.window, lo, hi)),
-        Fraction(0),
-    )
-    raw.quantity = secs / per_unit
-    raw.amount = raw.quantity * price
+    for a, b in _energy_pieces(c.window, usage, _quarters(usage.start, usage.end)):
+        kwh = usage.energy_between(a, b) / 1000
+        if not kwh:
+            continue
+        spot_price, fallback = c.spot_part(spot, quarter_of(a))
+        raw.fallback |= fallback
+        raw.quantity += kwh
+        raw.amount += kwh * (Fraction(spot_price) + Fraction(c.price_ore))
+    raw.amount = max(raw.amount, Fraction(0))
     return raw
 
 
-def _ends(usage: Usage) -> tuple[datetime, datetime]:
-    return usage.start, usage.end
+def _duration(c: ComponentSpec, usage: Usage, _: SpotPrices) -> _Raw:
+    if c.kind == ComponentKind.TIME:
+        intervals = [(s.start, s.end) for s in usage.spans if s.charging]
+    else:
+        intervals = _idle_after_grace(usage, c.grace_minutes)
+    secs = sum(
+        (seconds(a, b) for lo, hi in intervals for a, b in _pieces(c.window, lo, hi)),
+        Fraction(0),
+    )
+    quantity = secs / _SECONDS_PER_UNIT[c.unit]
+    return _Raw(quantity, quantity * Fraction(c.price_ore))
+
+
+def _session(c: ComponentSpec, usage: Usage, _: SpotPrices) -> _Raw:
+    if c.window.contains(usage.start):
+        return _Raw(Fraction(1), Fraction(c.price_ore))
+    return _Raw()
+
+
+_RAW = {
+    ComponentKind.ENERGY: _energy,
+    ComponentKind.SPOT_ENERGY: _spot_energy,
+    ComponentKind.TIME: _duration,
+    ComponentKind.PARKING: _duration,
+    ComponentKind.SESSION: _session,
+}
 
 
 def price_usage(usage: Usage, tariff: TariffSpec, spot: SpotPrices | None = None) -> CostBreakdown:
@@ -243,7 +240,7 @@ def price_usage(usage: Usage, tariff: TariffSpec, spot: SpotPrices | None = None
     for component in tariff.ordered():
         if not component.in_band(usage.max_power_w):
             continue
-        raw = _raw(component, usage, spot)
+        raw = _RAW[component.kind](component, usage, spot)
         if not raw.quantity:
             continue
         amount = raw.amount

@@ -269,8 +269,17 @@ def _flag(cs: ChargingSession, flag: str) -> None:
         cs.flags = [*(cs.flags or []), flag]
 
 
+# Payment states in which a session has no price anyone relies on yet.
+UNBILLED = ("none", "unpriced")
+
+
 def _billed(cs: ChargingSession) -> bool:
-    return cs.payment_state != "none" and cs.cost_breakdown is not None
+    """Priced, and the price was used (captured, invoiced...): it must not change."""
+    return (
+        cs.cost_ore is not None
+        and cs.cost_breakdown is not None
+        and cs.payment_state not in UNBILLED
+    )
 
 
 async def price_session(session: AsyncSession, cs: ChargingSession) -> CostBreakdown:

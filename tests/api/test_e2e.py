@@ -219,7 +219,13 @@ async def test_driver_signs_in_finds_starts_follows_live_stops_and_sees_history(
         assert only["node"]["state"] == "COMPLETED"
         assert only["node"]["energyWh"] == 2_000 and only["node"]["stopReason"] == "Remote"
         assert only["node"]["cost"] == {"amountOre": 1_000, "formatted": "kr 10,00"}
-        assert only["node"]["receiptUrl"].endswith(f"/receipts/{active['id']}")
+        receipt_link = only["node"]["receiptUrl"]
+        assert f"/receipts/{active['id']}?t=" in receipt_link
+        path = receipt_link.split("8000", 1)[1]
+        receipt = await http.get(path)
+        assert receipt.status_code == 200 and "kr 10,00" in receipt.text
+        forged = await http.get(path[:-4] + "0000")
+        assert forged.status_code == 404
         again = await gql(
             http,
             """mutation($s: ID!) { stopCharging(sessionId: $s) {

@@ -292,7 +292,12 @@ async def test_start_charging_refusals(client, runtime, ocpp_url):
             user = (await s.execute(select(User).where(User.phone == "+4793333333"))).scalar_one()
             s.add(
                 PaymentMethod(
-                    user_id=user.id, provider="sandbox", kind="card", last4="4242", is_default=True
+                    user_id=user.id,
+                    provider="sandbox-card",
+                    kind="card",
+                    last4="4242",
+                    provider_ref="pm_sandbox_visa",
+                    is_default=True,
                 )
             )
 

@@ -18,9 +18,9 @@ from core.billing.ehf import (
     PROFILE_ID,
     credit_note_xml,
     invoice_xml,
-    valid_org_number,
 )
 from core.billing.errors import BillingError
+from core.billing.orgnr import valid_org_number
 from core.billing.service import get_invoice
 from tests.billing.scenario import ORG_NUMBER, march
 from tests.billing.test_invoices import run

@@ -18,12 +18,13 @@ from core.billing.service import (
     mark_overdue,
     mark_paid,
     run_invoices,
+    set_billing_profile,
 )
 from core.billing.settings import BillingSettings
 from core.models import ChargingSession, InvoiceLine
 from core.tariffs import admin
 from tests.billing.scenario import ORG_NUMBER, march
-from tests.tariffs.builders import charged, database, oslo, transaction
+from tests.tariffs.builders import charged, database, driver, oslo, transaction
 
 APRIL_1 = date(2026, 4, 1)
 SELLER = BillingSettings(
@@ -209,3 +210,12 @@ async def test_html_invoice_shows_who_what_and_how_to_pay(db_url):
         ):
             assert expected in page, expected
         assert "<script" not in page
+
+
+async def test_a_wrong_organisation_number_is_refused(db_url):
+    async with database(db_url) as db, transaction(db) as s:
+        user = await driver(s, "91000009", "member")
+        with pytest.raises(BillingError, match="not a Norwegian organisation number"):
+            await set_billing_profile(s, user.id, org_number="974 760 672")
+        profile = await set_billing_profile(s, user.id, org_number="974 760 673", city="Hurum")
+        assert (profile.org_number, profile.city) == ("974760673", "Hurum")

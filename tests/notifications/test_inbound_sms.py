@@ -64,7 +64,12 @@ async def _with_card(runtime, phone: str = KARI) -> None:
         user = (await s.execute(select(User).where(User.phone == phone))).scalar_one()
         s.add(
             PaymentMethod(
-                user_id=user.id, provider="sandbox", kind="card", last4="4242", is_default=True
+                user_id=user.id,
+                provider="sandbox-card",
+                kind="card",
+                last4="4242",
+                provider_ref="pm_sandbox_visa",
+                is_default=True,
             )
         )
 

@@ -222,3 +222,33 @@ async def test_spot_tariff_without_a_published_price_refuses_a_final_price(db_ur
         assert (
             await s.execute(select(ChargingSession.cost_ore).where(ChargingSession.id == cs.id))
         ).scalar() is None
+
+
+async def test_an_unpriced_session_is_priced_later_and_then_keeps_its_price(db_url):
+    async with database(db_url) as db, transaction(db) as s:
+        bare = await place(s, site="Ingen pris", charger="BARE-1")
+        cs = await charged(s, bare, None, WEDNESDAY_NOON, 60, 10)
+        assert (await price_session(s, cs)).price_configured is False
+        cs.payment_state = "unpriced"  # what payments records while it waits for a price
+        await admin.set_list_price(s, "Ingen pris", 390)
+        assert (await price_session(s, cs)).total_ore == cs.cost_ore == 3900
+        cs.payment_state = "paid"
+        await admin.set_list_price(s, "Ingen pris", 500)
+        assert (await price_session(s, cs)).total_ore == cs.cost_ore == 3900
+
+
+async def test_detaching_a_group_tariff_falls_back_to_the_public_price(db_url):
+    async with database(db_url) as db, transaction(db) as s:
+        where = await place(s)
+        await member_prices(s, where)
+        member = await driver(s, "91000001", "member")
+        later = oslo(2026, 6, 1)
+        assert await admin.detach_tariff(s, site=where.site, group="member", at=later) == 1
+        assert (
+            await quote(s, where.connectors[0], member.id, WEDNESDAY_NOON)
+        ).tariff_name == "Beboer"
+        assert (await quote(s, where.connectors[0], member.id, later)).tariff_name == "Gjest"
+        with pytest.raises(TariffError, match="later tariff"):
+            await admin.attach_tariff(
+                s, "Beboer", site=where.site, group="public", valid_from=oslo(2025, 1, 1)
+            )

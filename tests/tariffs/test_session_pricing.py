@@ -45,6 +45,7 @@ async def test_a_1_6_session_has_a_running_cost_and_a_final_price_at_stop(db_url
             received_at=START,
         )
         tx = str(started.transaction_id)
+        totals = []
         for minute, wh, watts in ((30, 15_500, 11_000), (60, 21_000, 0), (90, 21_000, 0)):
             await sessions.record_meter_values(
                 uow,
@@ -57,7 +58,9 @@ async def test_a_1_6_session_has_a_running_cost_and_a_final_price_at_stop(db_url
             )
             live = await running_cost(s, started.session_id, START + timedelta(minutes=minute))
             assert live.final is False and live.customer_group == "member"
-        assert live.total_ore == 11 * 250  # 11 kWh at 2.50; members pay no idle fee
+            totals.append(live.total_ore)
+        # 5.5 kWh after 30 minutes, 11 kWh after 60; members pay no idle fee.
+        assert totals == [5.5 * 250, 11 * 250, 11 * 250]
 
         stop_at = START + timedelta(minutes=95)
         await sessions.stop_transaction(

@@ -1,0 +1,1 @@
+"""Paying for charging and invoices: holds, exact captures, guests, invoice links."""

@@ -1,0 +1,233 @@
+"""Paying an invoice by link: SMS reminders with a one-time link, card or Vipps, and the
+invoice marked paid the moment the provider confirms.
+
+Links carry an unguessable token (only its hash is stored), expire, and pay once: a link
+whose payment is under way sends the payer back to it; a paid invoice's link says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.billing.periods import local_today
+from core.db import transaction
+from core.messaging import outbox
+from core.messaging.templates import kroner
+from core.models import Invoice, InvoicePayLink, InvoiceStatus, Payment, User
+from core.payments import ledger
+from core.payments.service import Payments, call_provider, refresh
+from core.ports import PaymentProviderUnavailable, PaymentRequest, PaymentState
+from core.timeutil import utcnow
+
+UNPAID = (InvoiceStatus.OPEN.value, InvoiceStatus.OVERDUE.value)
+
+
+class InvoiceLinkError(Exception):
+    """Unknown or expired link, or nothing left to pay."""
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class InvoiceView:
+    invoice_id: int
+    number: int
+    kid: str
+    period: str
+    due_date: date
+    total_ore: int
+    to_pay_ore: int
+    status: str
+    paid: bool
+    expired: bool
+    payment_status: str | None
+    customer_name: str
+    language: str
+
+
+async def create_link(session: AsyncSession, invoice_id: int, ttl_days: int, step: int = 0) -> str:
+    token = secrets.token_urlsafe(24)
+    session.add(
+        InvoicePayLink(
+            invoice_id=invoice_id,
+            token_hash=_hash(token),
+            reminder_step=step,
+            expires_at=utcnow() + timedelta(days=ttl_days),
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def _link(session: AsyncSession, token: str) -> InvoicePayLink | None:
+    return (
+        await session.execute(
+            select(InvoicePayLink).where(InvoicePayLink.token_hash == _hash(token))
+        )
+    ).scalar_one_or_none()
+
+
+async def view(ctx: Payments, token: str) -> InvoiceView | None:
+    async with ctx.sessions() as session:
+        link = await _link(session, token)
+        if link is None:
+            return None
+        invoice = await session.get_one(Invoice, link.invoice_id)
+        user = await session.get_one(User, invoice.user_id)
+        payment = await session.get(Payment, link.payment_id) if link.payment_id else None
+        to_pay = max(invoice.total_ore - invoice.credited_ore, 0)
+        return InvoiceView(
+            invoice_id=invoice.id,
+            number=invoice.number,
+            kid=invoice.kid,
+            period=invoice.period,
+            due_date=invoice.due_date,
+            total_ore=invoice.total_ore,
+            to_pay_ore=to_pay,
+            status=invoice.status,
+            paid=invoice.status == InvoiceStatus.PAID.value,
+            expired=link.expires_at <= utcnow(),
+            payment_status=payment.status if payment else None,
+            customer_name=user.name,
+            language=user.language,
+        )
+
+
+async def pay(ctx: Payments, token: str, method: str) -> str:
+    """Start paying the invoice behind `token`; returns where to send the payer."""
+    provider = ctx.for_method(method)
+    base = ctx.settings.public_base_url.rstrip("/")
+    async with transaction(ctx.sessions) as session:
+        link = await _link(session, token)
+        if link is None or link.expires_at <= utcnow():
+            raise InvoiceLinkError("this payment link has expired")
+        invoice = await session.get_one(Invoice, link.invoice_id)
+        if invoice.status not in UNPAID:
+            raise InvoiceLinkError("this invoice is already paid")
+        if link.payment_id is not None:
+            existing = await session.get_one(Payment, link.payment_id)
+            if existing.status == PaymentState.PENDING.value and existing.redirect_url:
+                return existing.redirect_url  # single use: continue the payment under way
+            if existing.status in (PaymentState.AUTHORIZED.value, PaymentState.CAPTURED.value):
+                raise InvoiceLinkError("this invoice is being paid")
+        amount = max(invoice.total_ore - invoice.credited_ore, 0)
+        if amount == 0:
+            raise InvoiceLinkError("nothing to pay")
+        user = await session.get_one(User, invoice.user_id)
+        payment = Payment(
+            reference=ledger.new_reference("i"),
+            purpose="invoice",
+            provider=provider.name,
+            method=provider.method,
+            status=PaymentState.PENDING.value,
+            amount_requested_ore=amount,
+            user_id=user.id,
+            invoice_id=invoice.id,
+        )
+        session.add(payment)
+        await session.flush()
+        link.payment_id = payment.id
+        request = PaymentRequest(
+            amount_ore=amount,
+            reference=payment.reference,
+            description=f"Faktura {invoice.number} KID {invoice.kid}",
+            return_url=f"{base}/invoice/{token}/return",
+            manual_capture=False,
+            phone=user.phone,
+            email=user.email,
+            language=user.language,
+        )
+        payment_id = payment.id
+    try:
+        state = await call_provider(
+            ctx,
+            payment_id,
+            "authorize",
+            f"authorize:{request.reference}",
+            amount,
+            lambda: provider.create(request),
+        )
+    except PaymentProviderUnavailable:
+        raise InvoiceLinkError("the payment service is unavailable; try again shortly") from None
+    if state is None or state.redirect_url is None:
+        raise InvoiceLinkError("the payment could not be started")
+    return state.redirect_url
+
+
+async def settle(ctx: Payments, token: str) -> InvoiceView | None:
+    """The payer came back (or a webhook arrived): fetch, capture, mark paid."""
+    async with transaction(ctx.sessions) as session:
+        link = await _link(session, token)
+        if link is None:
+            return None
+        payment_id = link.payment_id
+        if payment_id is not None:
+            link.used_at = link.used_at or utcnow()
+    if payment_id is not None:
+        with contextlib.suppress(PaymentProviderUnavailable):
+            await refresh(ctx, payment_id)
+    return await view(ctx, token)
+
+
+# --------------------------------------------------------------------------- reminders
+
+
+async def send_reminders(ctx: Payments, today: date | None = None) -> int:
+    """SMS a pay link for every invoice unpaid N days after its due date, once per step.
+
+    Safe to run as often as you like: each (invoice, step) is one outbox message (dedup
+    key), and the outbox holds them through quiet hours.
+    """
+    today = today or local_today()
+    steps = sorted(set(ctx.settings.reminder_days))
+    if not steps:
+        return 0
+    queued = 0
+    async with transaction(ctx.sessions) as session:
+        rows = (
+            await session.execute(
+                select(Invoice, User)
+                .join(User, User.id == Invoice.user_id)
+                .where(
+                    Invoice.status.in_(UNPAID), Invoice.due_date <= today - timedelta(days=steps[0])
+                )
+            )
+        ).all()
+        for invoice, user in rows:
+            overdue_days = (today - invoice.due_date).days
+            step = max(s for s in steps if s <= overdue_days)
+            key = f"invoice:{invoice.id}:reminder:{step}"
+            if await _already_queued(session, key):
+                continue
+            token = await create_link(session, invoice.id, ctx.settings.invoice_link_ttl_days, step)
+            link = f"{ctx.settings.public_base_url.rstrip('/')}/invoice/{token}"
+            amount = kroner(max(invoice.total_ore - invoice.credited_ore, 0), user.language)
+            body = (
+                f"Påminnelse: faktura {invoice.number} på {amount} forfalt "
+                f"{invoice.due_date:%d.%m.%Y}. Betal her: {link}"
+                if user.language != "en"
+                else f"Reminder: invoice {invoice.number} of {amount} was due "
+                f"{invoice.due_date:%Y-%m-%d}. Pay here: {link}"
+            )
+            if await outbox.queue_sms(
+                session, to=user.phone, kind="payment_reminder", body=body, dedup_key=key
+            ):
+                queued += 1
+    return queued
+
+
+async def _already_queued(session: AsyncSession, key: str) -> bool:
+    from core.models import SmsMessage
+
+    return (
+        await session.execute(select(SmsMessage.id).where(SmsMessage.dedup_key == key))
+    ).first() is not None

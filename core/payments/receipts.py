@@ -1,0 +1,73 @@
+"""Receipt links: /receipts/<session>?t=<token>, the token an HMAC of the session id, so a
+link works without signing in and cannot be guessed for someone else's session."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.config import Settings
+from core.models import Charger, ChargingSession, Payment, SessionStatus
+from core.payments.service import payment_for_session
+from core.sessions.costs import session_cost
+from core.tariffs.schemas import CostLine
+from core.users.auth import load_secret
+
+
+def receipt_token(settings: Settings, session_id: int) -> str:
+    key = load_secret(settings).encode()
+    return hmac.new(key, f"receipt:{session_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def receipt_url(settings: Settings, session_id: int) -> str:
+    base = settings.public_base_url.rstrip("/")
+    return f"{base}/receipts/{session_id}?t={receipt_token(settings, session_id)}"
+
+
+def token_ok(settings: Settings, session_id: int, token: str) -> bool:
+    return hmac.compare_digest(receipt_token(settings, session_id).encode(), token.encode())
+
+
+@dataclass(frozen=True)
+class Receipt:
+    session_id: int
+    charger_code: str
+    evse_id: int | None
+    started_at: datetime
+    stopped_at: datetime | None
+    energy_wh: int
+    lines: list[CostLine]
+    net_ore: int
+    vat_ore: int
+    total_ore: int
+    paid_ore: int
+    method: str | None
+    completed: bool
+
+
+async def receipt(session: AsyncSession, session_id: int) -> Receipt | None:
+    cs = await session.get(ChargingSession, session_id)
+    if cs is None:
+        return None
+    charger = await session.get_one(Charger, cs.charger_id)
+    breakdown = await session_cost(session, cs)
+    payment: Payment | None = await payment_for_session(session, cs)
+    return Receipt(
+        session_id=cs.id,
+        charger_code=charger.public_code or charger.charge_point_id,
+        evse_id=cs.evse_id,
+        started_at=cs.started_at,
+        stopped_at=cs.stopped_at,
+        energy_wh=cs.energy_wh,
+        lines=breakdown.lines if breakdown else [],
+        net_ore=breakdown.net_ore if breakdown else 0,
+        vat_ore=breakdown.vat_ore if breakdown else 0,
+        total_ore=breakdown.total_ore if breakdown else 0,
+        paid_ore=payment.amount_captured_ore if payment else 0,
+        method=payment.method if payment else None,
+        completed=cs.status == SessionStatus.COMPLETED.value,
+    )

@@ -1,0 +1,406 @@
+"""Paying per session: hold before start, capture the exact cost at stop, cancel for 0 kWh,
+stop charging before the cost outgrows the hold; provider events and reconciliation.
+
+Provider calls never run inside a database transaction: the intent is committed first
+(a Payment / PaymentOperation row with its idempotency key), then the provider is called,
+then its answer is committed. A crash in between leaves a row that reconciliation finishes
+with the same key, so money is neither lost nor moved twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core import bus
+from core.billing.service import mark_paid
+from core.config import Settings
+from core.db import transaction
+from core.models import (
+    ChargingSession,
+    IdToken,
+    IdTokenKind,
+    Payment,
+    PaymentMethod,
+    SessionStatus,
+    User,
+)
+from core.payments import ledger
+from core.ports import (
+    CardVault,
+    PaymentDeclined,
+    PaymentProvider,
+    PaymentProviderUnavailable,
+    PaymentRequest,
+    PaymentState,
+    ProviderPayment,
+)
+from core.sessions.costs import session_cost_ore
+from core.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Payments:
+    """Everything the payment flows need, wired in ladeflyt.runtime."""
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    providers: dict[str, PaymentProvider]
+    commands: bus.CommandBus
+    vault: CardVault | None = None
+
+    def provider(self, name: str) -> PaymentProvider:
+        try:
+            return self.providers[name]
+        except KeyError:
+            raise PaymentDeclined("unavailable", f"payment provider {name} is not set up") from None
+
+    def for_method(self, method: str) -> PaymentProvider:
+        for provider in self.providers.values():
+            if provider.method == method:
+                return provider
+        raise PaymentDeclined("unavailable", f"{method} payments are not available")
+
+    @property
+    def methods(self) -> list[str]:
+        return sorted({p.method for p in self.providers.values()})
+
+
+@dataclass(frozen=True)
+class Hold:
+    payment_id: int
+    id_token: str  # start charging with this token: the session is then tied to the hold
+    authorized_ore: int
+
+
+async def call_provider(
+    ctx: Payments,
+    payment_id: int,
+    kind: str,
+    key: str,
+    amount_ore: int,
+    call: object,
+) -> ProviderPayment | None:
+    """Run one provider operation for a payment and record it; None if it was declined."""
+    assert callable(call)
+    try:
+        state: ProviderPayment = await call()
+    except PaymentDeclined as error:
+        async with transaction(ctx.sessions) as session:
+            payment = await session.get_one(Payment, payment_id)
+            await ledger.record(
+                session, payment, kind, key, amount_ore, "declined", f"{error.code}: {error}"
+            )
+            if kind == "authorize":
+                payment.status, payment.failure = PaymentState.FAILED.value, str(error)[:200]
+        return None
+    except PaymentProviderUnavailable as error:
+        async with transaction(ctx.sessions) as session:
+            payment = await session.get_one(Payment, payment_id)
+            await ledger.record(session, payment, kind, key, amount_ore, "error", str(error))
+        raise
+    async with transaction(ctx.sessions) as session:
+        payment = await session.get_one(Payment, payment_id)
+        ledger.apply(payment, state)
+        await ledger.record(session, payment, kind, key, amount_ore, "ok")
+    return state
+
+
+# --------------------------------------------------------------------------- holds
+
+
+async def hold_for_start(
+    ctx: Payments, user_id: int, token_kind: IdTokenKind, description: str
+) -> Hold | str:
+    """Hold money on the driver's default card; the returned token starts the session.
+
+    Returns a message for the driver instead when the card cannot be charged.
+    """
+    amount = ctx.settings.payment_hold_ore
+    async with transaction(ctx.sessions) as session:
+        user = await session.get_one(User, user_id)
+        card = (
+            await session.execute(
+                select(PaymentMethod)
+                .where(PaymentMethod.user_id == user_id, PaymentMethod.kind == "card")
+                .order_by(PaymentMethod.is_default.desc(), PaymentMethod.id)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if card is None:
+            return "add a payment card first"
+        provider = ctx.providers.get(card.provider) or ctx.for_method("card")
+        token = IdToken(
+            token=token_kind.value.upper()[:3] + secrets.token_hex(8).upper(),
+            kind=token_kind.value,
+            user_id=user_id,
+            label="payment hold",
+        )
+        session.add(token)
+        await session.flush()
+        payment = Payment(
+            reference=ledger.new_reference("s"),
+            purpose="session",
+            provider=provider.name,
+            method="card",
+            status=PaymentState.PENDING.value,
+            amount_requested_ore=amount,
+            user_id=user_id,
+            id_token_pk=token.id,
+        )
+        session.add(payment)
+        await session.flush()
+        request = PaymentRequest(
+            amount_ore=amount,
+            reference=payment.reference,
+            description=description,
+            return_url=f"{ctx.settings.public_base_url.rstrip('/')}/app",
+            customer_ref=user.payment_customer_ref,
+            payment_method_ref=card.provider_ref,
+            phone=user.phone,
+            email=user.email,
+            language=user.language,
+        )
+        payment_id, token_value = payment.id, token.token
+    try:
+        state = await call_provider(
+            ctx,
+            payment_id,
+            "authorize",
+            f"authorize:{request.reference}",
+            amount,
+            lambda: provider.create(request),
+        )
+    except PaymentProviderUnavailable:
+        return "the card payment service is unavailable; try again shortly"
+    if state is None:
+        return "the card was declined"
+    if state.state != PaymentState.AUTHORIZED:
+        if state.state == PaymentState.PENDING:
+            await release(ctx, payment_id)
+            return "the card needs verification in the app"
+        return "the card was declined"
+    return Hold(payment_id, token_value, state.authorized_ore)
+
+
+async def release(ctx: Payments, payment_id: int) -> None:
+    """Cancel a hold that will not be used (the charger refused to start, ...)."""
+    async with transaction(ctx.sessions) as session:
+        payment = await session.get_one(Payment, payment_id)
+        if payment.status not in (PaymentState.PENDING.value, PaymentState.AUTHORIZED.value):
+            return
+        provider, ref, reference = (
+            ctx.provider(payment.provider),
+            payment.provider_ref,
+            payment.reference,
+        )
+    if ref is None:
+        async with transaction(ctx.sessions) as session:
+            (await session.get_one(Payment, payment_id)).status = PaymentState.CANCELLED.value
+        return
+    await call_provider(
+        ctx,
+        payment_id,
+        "cancel",
+        f"cancel:{reference}",
+        0,
+        lambda: provider.cancel(ref, f"cancel:{reference}"),
+    )
+
+
+# --------------------------------------------------------------------------- settle
+
+
+async def payment_for_session(session: AsyncSession, cs: ChargingSession) -> Payment | None:
+    if cs.id_token_pk is None:
+        return None
+    payment = (
+        await session.execute(
+            select(Payment).where(
+                Payment.id_token_pk == cs.id_token_pk, Payment.purpose == "session"
+            )
+        )
+    ).scalar_one_or_none()
+    if payment is not None and payment.session_id is None:
+        payment.session_id = cs.id
+    return payment
+
+
+async def settle_session(ctx: Payments, session_id: int) -> str | None:
+    """Capture the exact cost of a completed session (cancel the hold for nothing charged).
+
+    Returns the session's payment state, or None when it is not paid by a hold.
+    """
+    async with transaction(ctx.sessions) as session:
+        cs = await session.get(ChargingSession, session_id)
+        if cs is None or cs.status != SessionStatus.COMPLETED.value:
+            return None
+        payment = await payment_for_session(session, cs)
+        if payment is None:
+            return None
+        if payment.status != PaymentState.AUTHORIZED.value:
+            return cs.payment_state
+        if cs.cost_ore is None:
+            # Not priced (e.g. a missing spot price): keep the hold; reconciliation retries.
+            cs.payment_state = "unpriced"
+            return cs.payment_state
+        amount = min(cs.cost_ore, payment.amount_authorized_ore)
+        provider = ctx.provider(payment.provider)
+        ref, reference, payment_id = payment.provider_ref, payment.reference, payment.id
+        over = cs.cost_ore > payment.amount_authorized_ore
+    assert ref is not None
+    if amount <= 0:
+        key = f"cancel:{reference}"
+        state = await call_provider(
+            ctx, payment_id, "cancel", key, 0, lambda: provider.cancel(ref, key)
+        )
+        outcome = "nothing_due" if state is not None else "cancel_failed"
+    else:
+        key = f"capture:{reference}"
+        state = await call_provider(
+            ctx, payment_id, "capture", key, amount, lambda: provider.capture(ref, amount, key)
+        )
+        outcome = ("partially_paid" if over else "paid") if state is not None else "capture_failed"
+    async with transaction(ctx.sessions) as session:
+        cs = await session.get_one(ChargingSession, session_id)
+        cs.payment_state = outcome
+        if over:
+            cs.flags = [*(cs.flags or []), "cost_above_hold"]
+    return outcome
+
+
+async def check_hold(ctx: Payments, session_id: int) -> bool:
+    """Stop a session whose cost so far has reached its hold. True if a stop was sent."""
+    async with transaction(ctx.sessions) as session:
+        cs = await session.get(ChargingSession, session_id)
+        if cs is None or cs.status != SessionStatus.ACTIVE.value:
+            return False
+        payment = await payment_for_session(session, cs)
+        if payment is None or payment.status != PaymentState.AUTHORIZED.value:
+            return False
+        if payment.limit_stop_requested:
+            return False
+        cost = await session_cost_ore(session, cs)
+        limit = payment.amount_authorized_ore - ctx.settings.hold_stop_margin_ore
+        if cost is None or cost < limit:
+            return False
+        payment.limit_stop_requested = True
+        from core.models import Charger
+
+        cp_id = (await session.get_one(Charger, cs.charger_id)).charge_point_id
+        transaction_id = cs.transaction_id
+    log.info("session %s reached its hold: stopping", session_id)
+    try:
+        await ctx.commands.send(cp_id, bus.RemoteStop(transaction_id=transaction_id))
+    except bus.CommandError as error:
+        log.warning("could not stop session %s at its hold: %s", session_id, error)
+        async with transaction(ctx.sessions) as session:
+            (await session.get_one(Payment, payment.id)).limit_stop_requested = False
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- provider news
+
+
+async def refresh(ctx: Payments, payment_id: int) -> Payment:
+    """Re-fetch a payment from its provider (webhooks arrive twice and out of order)."""
+    async with transaction(ctx.sessions) as session:
+        payment = await session.get_one(Payment, payment_id)
+        provider, ref = ctx.provider(payment.provider), payment.provider_ref
+    if ref is not None:
+        state = await provider.fetch(ref)
+        async with transaction(ctx.sessions) as session:
+            payment = await session.get_one(Payment, payment_id)
+            ledger.apply(payment, state)
+    await after_change(ctx, payment_id)
+    async with ctx.sessions() as session:
+        return await session.get_one(Payment, payment_id)
+
+
+async def after_change(ctx: Payments, payment_id: int) -> None:
+    """Follow-ups once a payment's state is known: capture invoices, settle sessions."""
+    async with transaction(ctx.sessions) as session:
+        payment = await session.get_one(Payment, payment_id)
+        status, purpose = payment.status, payment.purpose
+        invoice_id, session_id = payment.invoice_id, payment.session_id
+        if purpose == "invoice" and status == PaymentState.CAPTURED.value and invoice_id:
+            await mark_paid(session, invoice_id)
+            return
+    if purpose == "invoice" and status == PaymentState.AUTHORIZED.value:
+        async with ctx.sessions() as session:
+            payment = await session.get_one(Payment, payment_id)
+            provider, ref, amount = (
+                ctx.provider(payment.provider),
+                payment.provider_ref,
+                payment.amount_authorized_ore,
+            )
+            key = f"capture:{payment.reference}"
+        assert ref is not None
+        if await call_provider(
+            ctx, payment_id, "capture", key, amount, lambda: provider.capture(ref, amount, key)
+        ):
+            async with transaction(ctx.sessions) as session:
+                await mark_paid(session, invoice_id or 0)
+        return
+    if purpose == "session" and session_id is not None and status == PaymentState.AUTHORIZED.value:
+        await settle_session(ctx, session_id)
+
+
+async def reconcile(ctx: Payments, now: datetime | None = None) -> int:
+    """Poll what webhooks may have missed; settle what is due. Returns payments touched."""
+    now = now or utcnow()
+    async with ctx.sessions() as session:
+        stale = (
+            (
+                await session.execute(
+                    select(Payment.id)
+                    .where(
+                        Payment.status.in_(
+                            (PaymentState.PENDING.value, PaymentState.AUTHORIZED.value)
+                        ),
+                        Payment.updated_at < now - timedelta(minutes=2),
+                    )
+                    .limit(200)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    touched = 0
+    for payment_id in stale:
+        try:
+            await refresh(ctx, payment_id)
+        except PaymentProviderUnavailable:
+            continue
+        touched += 1
+    async with ctx.sessions() as session:
+        unsettled = (
+            (
+                await session.execute(
+                    select(ChargingSession.id)
+                    .join(Payment, Payment.id_token_pk == ChargingSession.id_token_pk)
+                    .where(
+                        ChargingSession.status == SessionStatus.COMPLETED.value,
+                        Payment.status == PaymentState.AUTHORIZED.value,
+                    )
+                    .limit(200)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    for session_id in unsettled:
+        try:
+            await settle_session(ctx, session_id)
+        except PaymentProviderUnavailable:
+            continue
+        touched += 1
+    return touched

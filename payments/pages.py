@@ -1,0 +1,321 @@
+"""Pages people use in a phone browser: guest checkout by link/QR, invoice payment,
+receipts, and the sandbox provider's approval page. Server-rendered, no JS framework."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Annotated, Any
+
+import segno
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from core.messaging.templates import kroner, kwh
+from core.payments import guest, invoices
+from core.payments.receipts import receipt, receipt_url, token_ok
+from core.payments.service import Payments
+from core.ports import PaymentDeclined
+from core.sessions import driver
+from core.sessions.costs import connector_quotes
+from core.timeutil import OSLO, utcnow
+from payments.i18n import language, texts
+from payments.sandbox import SandboxBank
+
+_HTML: dict[str, Any] = {"content": {"text/html": {}}}
+PAGE: dict[int | str, dict[str, Any]] = {404: {"description": "unknown charger or link", **_HTML}}
+FORM: dict[int | str, dict[str, Any]] = {
+    303: {"description": "on to the payment page or back to the page"},
+    404: {"description": "unknown charger or link", **_HTML},
+    409: {"description": "cannot be done now (busy, offline, paid)", **_HTML},
+}
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+Lang = Annotated[str | None, Query(alias="lang", pattern="^(nb|en)$")]
+
+
+def _page(request: Request, name: str, lang: str, status: int = 200, **values: Any) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"lang": lang, "t": texts(lang), "refresh": None, **values},
+        status_code=status,
+    )
+
+
+def _message(request: Request, lang: str, title: str, message: str, status: int) -> HTMLResponse:
+    return _page(
+        request, "message.html", lang, status, title=title, message=message, error=status >= 400
+    )
+
+
+def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
+    router = APIRouter(tags=["pages"])
+
+    # ------------------------------------------------------------- guest checkout
+
+    @router.get("/pay/{code}", response_class=HTMLResponse, responses=PAGE)
+    async def pay_start(request: Request, code: str, lang: Lang = None) -> HTMLResponse:
+        """The page a charger's QR code opens: status and full price before starting."""
+        return await _start_page(request, code, language(lang), None)
+
+    async def _start_page(
+        request: Request, code: str, lang: str, error: str | None
+    ) -> HTMLResponse:
+        t = texts(lang)
+        async with ctx.sessions() as session:
+            found = await guest.connector_for(session, code, None)
+            if found is None:
+                return _message(request, lang, t["not_found"], t["unknown_charger"], 404)
+            charger, first = found
+            charger_online = charger.online and ctx.commands.is_connected(charger.charge_point_id)
+            connectors = sorted(charger.connectors, key=lambda c: (c.evse_id, c.connector_id))
+            quotes = await connector_quotes(session, [c.id for c in connectors], None)
+            site = ""
+            if charger.site_id is not None:
+                from core.models import Site
+
+                site_row = await session.get(Site, charger.site_id)
+                site = f"{site_row.name}, {site_row.address}" if site_row else ""
+        quote = quotes.get(first.id)
+        price_lines = []
+        if quote is not None and quote.price_configured:
+            for c in quote.components:
+                label = c.description_en if lang == "en" else c.description_nb
+                window = c.window_en if lang == "en" else c.window_nb
+                if window:
+                    label += f" ({window})"
+                price = kroner(int(c.unit_price_ore.to_integral_value()), lang)
+                price_lines.append({"label": label, "price": f"{price} / {c.unit}"})
+        return _page(
+            request,
+            "pay_start.html",
+            lang,
+            409 if error else 200,
+            title=t["charge_at"],
+            code=code,
+            site=site,
+            error=error,
+            methods=ctx.methods,
+            hold=kroner(ctx.settings.guest_hold_ore, lang),
+            price_lines=price_lines,
+            connectors=[
+                {
+                    "evse_id": c.evse_id,
+                    "type": c.connector_type,
+                    "max_kw": c.max_power_w / 1000,
+                    "status": c.status,
+                    "checked": c.id == first.id,
+                    "available": charger_online and c.status in driver.STARTABLE,
+                }
+                for c in connectors
+            ],
+        )
+
+    @router.post("/pay/{code}", response_class=HTMLResponse, responses=FORM)
+    async def pay_submit(
+        request: Request,
+        code: str,
+        method: Annotated[str, Form(pattern="^(card|vipps)$")],
+        evse: Annotated[int, Form(ge=1, le=32)],
+        phone: Annotated[str, Form(max_length=20)] = "",
+        email: Annotated[str, Form(max_length=254)] = "",
+        lang: Annotated[str, Form(pattern="^(nb|en)$")] = "nb",
+    ) -> Response:
+        try:
+            _token, redirect = await guest.start_checkout(
+                ctx,
+                code,
+                evse,
+                method,
+                phone=phone.strip() or None,
+                email=email.strip() or None,
+                language=lang,
+            )
+        except (guest.GuestError, PaymentDeclined) as error:
+            return await _start_page(request, code, lang, str(error))
+        return RedirectResponse(redirect, status_code=303)
+
+    @router.get("/pay/c/{token}", response_class=HTMLResponse, responses=PAGE)
+    async def pay_status(request: Request, token: str, lang: Lang = None) -> HTMLResponse:
+        """The guest's live page (also where the payment provider sends them back)."""
+        await guest.advance(ctx, token)
+        v = await guest.view(ctx, token)
+        lang = language(lang or (v.language if v else None))
+        t = texts(lang)
+        if v is None:
+            return _message(request, lang, t["not_found"], t["unknown_link"], 404)
+        elapsed = ""
+        if v.started_at is not None:
+            seconds = int(((v.stopped_at or utcnow()) - v.started_at).total_seconds())
+            elapsed = f"{seconds // 3600}:{seconds % 3600 // 60:02d}"
+        live = v.status in ("paying", "starting", "charging") and v.session_status != "completed"
+        return _page(
+            request,
+            "pay_status.html",
+            lang,
+            title=t["charge_at"],
+            v=v,
+            token=token,
+            refresh=5 if live else None,
+            status_text=t.get(f"status_{v.status}", v.status),
+            kwh=kwh(v.energy_wh, lang),
+            cost=kroner(v.cost_ore, lang),
+            kw=f"{(v.power_w or 0) / 1000:.1f}",
+            elapsed=elapsed,
+            charged=kroner(v.captured_ore, lang),
+            receipt_link=receipt_url(ctx.settings, v.session_id) if v.session_id else None,
+        )
+
+    @router.post("/pay/c/{token}/stop", responses={303: {"description": "back to the page"}})
+    async def pay_stop(token: str, lang: Lang = None) -> Response:
+        problem = await guest.stop(ctx, token)
+        suffix = f"?lang={language(lang)}"
+        return RedirectResponse(
+            f"/pay/c/{token}{suffix}", status_code=303, headers={"X-Stop-Result": problem or "ok"}
+        )
+
+    @router.get(
+        "/pay/{code}/qr.{fmt}", responses={200: {"content": {"image/svg+xml": {}, "image/png": {}}}}
+    )
+    async def pay_qr(code: str, fmt: Annotated[str, PathParam(pattern="^(svg|png)$")]) -> Response:
+        """The QR code to print on a charger; it opens /pay/<code>."""
+        return qr_response(ctx.settings.public_base_url, code, fmt)
+
+    # ------------------------------------------------------------- invoices
+
+    @router.get("/invoice/{token}", response_class=HTMLResponse, responses=PAGE)
+    async def invoice_page(
+        request: Request, token: str, lang: Lang = None, pay: bool = False
+    ) -> HTMLResponse:
+        """The invoice behind an SMS reminder's link, with a way to pay it."""
+        return await _invoice_page(request, token, lang, pay, None)
+
+    async def _invoice_page(
+        request: Request, token: str, lang: str | None, pay: bool, error: str | None
+    ) -> HTMLResponse:
+        v = await invoices.view(ctx, token)
+        lang = language(lang or (v.language if v else None))
+        t = texts(lang)
+        if v is None:
+            return _message(request, lang, t["not_found"], t["unknown_link"], 404)
+        if v.paid:
+            state = "paid"
+        elif v.expired:
+            state = "expired"
+        elif v.payment_status == "authorized":
+            state = "processing"
+        else:
+            state = "open"
+        return _page(
+            request,
+            "invoice.html",
+            lang,
+            409 if error else 200,
+            title=f"{t['invoice']} {v.number}",
+            v=v,
+            token=token,
+            amount=kroner(v.to_pay_ore, lang),
+            due=f"{v.due_date:%d.%m.%Y}",
+            state=state,
+            show_methods=pay,
+            methods=ctx.methods,
+            error=error,
+        )
+
+    @router.post("/invoice/{token}/pay", response_class=HTMLResponse, responses=FORM)
+    async def invoice_pay(
+        request: Request,
+        token: str,
+        method: Annotated[str, Form(pattern="^(card|vipps)$")],
+        lang: Lang = None,
+    ) -> Response:
+        try:
+            redirect = await invoices.pay(ctx, token, method)
+        except invoices.InvoiceLinkError as error:
+            return await _invoice_page(request, token, lang, False, str(error))
+        return RedirectResponse(redirect, status_code=303)
+
+    @router.get("/invoice/{token}/return", response_class=HTMLResponse, responses=PAGE)
+    async def invoice_return(request: Request, token: str, lang: Lang = None) -> HTMLResponse:
+        """Back from the payment page: fetch the outcome and show the confirmation."""
+        await invoices.settle(ctx, token)
+        return await _invoice_page(request, token, lang, False, None)
+
+    # ------------------------------------------------------------- receipts
+
+    @router.get("/receipts/{session_id}", response_class=HTMLResponse, responses=PAGE)
+    async def receipt_page(
+        request: Request, session_id: int, t: str = "", lang: Lang = None
+    ) -> HTMLResponse:
+        lang = language(lang)
+        words = texts(lang)
+        if not token_ok(ctx.settings, session_id, t):
+            return _message(request, lang, words["not_found"], words["unknown_link"], 404)
+        async with ctx.sessions() as session:
+            r = await receipt(session, session_id)
+        if r is None:
+            return _message(request, lang, words["not_found"], words["unknown_link"], 404)
+        lines = [
+            {
+                "text": (x.description_en if lang == "en" else x.description_nb)
+                + f" ({x.quantity} {x.unit})",
+                "total": kroner(x.total_ore, lang),
+            }
+            for x in r.lines
+        ]
+        return _page(
+            request,
+            "receipt.html",
+            lang,
+            title=words["receipt"],
+            r=r,
+            lines=lines,
+            started=f"{r.started_at.astimezone(OSLO):%d.%m.%Y %H:%M}",
+            stopped=f"{r.stopped_at.astimezone(OSLO):%H:%M}" if r.stopped_at else "",
+            vat=kroner(r.vat_ore, lang),
+            total=kroner(r.total_ore, lang),
+            paid=kroner(r.paid_ore, lang),
+        )
+
+    # ------------------------------------------------------------- sandbox provider
+
+    if bank is not None:
+
+        @router.get("/sandbox/checkout/{ref}", response_class=HTMLResponse, include_in_schema=False)
+        async def sandbox_page(request: Request, ref: str) -> HTMLResponse:
+            payment = bank.payments.get(ref)
+            if payment is None:
+                return _message(request, "nb", "Sandbox", "unknown payment", 404)
+            return _page(
+                request,
+                "sandbox.html",
+                "nb",
+                title="Sandbox",
+                method="Vipps" if "vipps" in ref else "kort",
+                description=payment.description,
+                amount=kroner(payment.amount_ore),
+            )
+
+        @router.post("/sandbox/checkout/{ref}", include_in_schema=False)
+        async def sandbox_decide(
+            ref: str, decision: Annotated[str, Form(pattern="^(approve|decline)$")]
+        ) -> Response:
+            payment = bank.payments.get(ref)
+            if payment is None:
+                return Response("unknown payment", status_code=404)
+            bank.decide(ref, approve=decision == "approve")
+            return RedirectResponse(payment.return_url, status_code=303)
+
+    return router
+
+
+def qr_response(base_url: str, code: str, fmt: str) -> Response:
+    qr = segno.make(f"{base_url.rstrip('/')}/pay/{code}", error="m")
+    buffer = io.BytesIO()
+    if fmt == "svg":
+        qr.save(buffer, kind="svg", scale=8, border=2)
+        return Response(buffer.getvalue(), media_type="image/svg+xml")
+    qr.save(buffer, kind="png", scale=8, border=2)
+    return Response(buffer.getvalue(), media_type="image/png")

@@ -374,10 +374,16 @@ async def reconcile(ctx: Payments, now: datetime | None = None) -> int:
             .scalars()
             .all()
         )
+    from core.payments.guest import advance_checkout, checkouts_waiting_for
+
     touched = 0
     for payment_id in stale:
         try:
             await refresh(ctx, payment_id)
+            async with ctx.sessions() as session:
+                waiting = await checkouts_waiting_for(session, payment_id)
+            for checkout_id in waiting:  # approved, but the payer never came back
+                await advance_checkout(ctx, checkout_id)
         except PaymentProviderUnavailable:
             continue
         touched += 1

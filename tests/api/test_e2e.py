@@ -33,7 +33,7 @@ class ChargingCharger(Charger16):
 
     @after("RemoteStartTransaction")
     async def begin(self, id_tag: str, connector_id: int | None = None, **_: Any) -> None:
-        connector = connector_id or 1
+        connector = self.connector = connector_id or 1
         await self.call(
             call16.StatusNotification(
                 connector_id=connector, error_code="NoError", status="Preparing"
@@ -53,9 +53,12 @@ class ChargingCharger(Charger16):
                 connector_id=connector, error_code="NoError", status="Charging"
             )
         )
-        self.connector = connector
 
     async def meter(self, wh: int, kw: float) -> None:
+        for _ in range(200):  # the StartTransaction answer may still be on its way
+            if self.tx is not None:
+                break
+            await asyncio.sleep(0.01)
         self.register_wh += wh
         await self.call(
             call16.MeterValues(

@@ -1,0 +1,223 @@
+"""Paying per session with a saved card (sandbox provider): hold before start, capture the
+exact cost at stop, cancel for 0 kWh, stop at the hold, declined cards, replays."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from core.models import (
+    ChargingSession,
+    Connector,
+    Payment,
+    PaymentMethod,
+    PaymentOperation,
+    Site,
+    User,
+)
+from core.payments.service import settle_session
+from tests.api.graphql_helpers import gql, sign_in
+from tests.api.test_e2e import ChargingCharger
+from tests.helpers import add_fleet, arrange, boot16, connect
+
+START = """mutation($c: ID!) { startCharging(connectorId: $c) { __typename
+  ... on Problem { message } } }"""
+
+
+@pytest.fixture
+async def client(runtime):
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://test"
+    ) as c:
+        yield c
+
+
+async def _setup(runtime, client, card: str = "pm_sandbox_visa", price: int = 500):
+    await add_fleet(runtime, "CP-1")
+    token = (await sign_in(client, runtime, "91234567"))["accessToken"]
+
+    async def work(s):
+        (await s.execute(select(Site))).scalar_one().list_price_ore_per_kwh = price
+        user = (await s.execute(select(User))).scalar_one()
+        s.add(
+            PaymentMethod(
+                user_id=user.id,
+                provider="sandbox-card",
+                kind="card",
+                provider_ref=card,
+                last4="4242",
+                is_default=True,
+            )
+        )
+        return str(
+            (await s.execute(select(Connector.id).where(Connector.evse_id == 1))).scalar_one()
+        )
+
+    return token, await arrange(runtime, work)
+
+
+async def _boot(cp) -> None:
+    from ocpp.v16 import call as call16
+
+    await cp.call(boot16())
+    for n in (1, 2):
+        await cp.call(
+            call16.StatusNotification(connector_id=n, error_code="NoError", status="Available")
+        )
+
+
+async def _wait(check, timeout: float = 5.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.05)
+
+
+async def _session(runtime) -> ChargingSession | None:
+    async def work(s):
+        return (await s.execute(select(ChargingSession))).scalar_one_or_none()
+
+    return await arrange(runtime, work)
+
+
+async def _payment(runtime) -> Payment:
+    async def work(s):
+        return (await s.execute(select(Payment))).scalar_one()
+
+    return await arrange(runtime, work)
+
+
+async def test_card_hold_then_exact_capture_at_stop(runtime, client, ocpp_url):
+    token, connector = await _setup(runtime, client)
+    async with connect(ocpp_url, "CP-1", charger_class=ChargingCharger) as cp:
+        await _boot(cp)
+        started = await gql(client, START, {"c": connector}, token)
+        assert started["data"]["startCharging"]["__typename"] == "ChargingStarted"
+        hold = await _payment(runtime)
+        assert (hold.status, hold.amount_authorized_ore) == ("authorized", 50_000)
+        # The charger started with the hold's own token: session and payment are tied.
+        cs = await _wait(lambda: _session(runtime))
+        assert cs.id_token_pk == hold.id_token_pk
+        await cp.meter(7_350, 11.0)
+        (
+            await gql(
+                client,
+                """mutation($s: ID!) { stopCharging(sessionId: $s) { __typename } }""",
+                {"s": str(cs.id)},
+                token,
+            )
+        )
+
+        async def captured():
+            p = await _payment(runtime)
+            return p if p.status == "captured" else None
+
+        paid = await _wait(captured)
+    # 7.35 kWh at kr 5.00 incl. VAT = kr 36.75, captured exactly; the rest is released.
+    assert (paid.amount_captured_ore, paid.session_id) == (3_675, cs.id)
+    done = await _session(runtime)
+    assert (done.cost_ore, done.payment_state) == (3_675, "paid")
+    bank = runtime.payments.providers["sandbox-card"].bank
+    assert bank.payments[paid.provider_ref].captured_ore == 3_675
+
+    async def operations(s):
+        return [
+            (o.kind, o.amount_ore, o.outcome)
+            for o in (
+                await s.execute(select(PaymentOperation).order_by(PaymentOperation.id))
+            ).scalars()
+        ]
+
+    assert await arrange(runtime, operations) == [
+        ("authorize", 50_000, "ok"),
+        ("capture", 3_675, "ok"),
+    ]
+    # Settling again (a replayed stop, a reconcile run) moves no more money.
+    assert await settle_session(runtime.payments, cs.id) == "paid"
+    assert await arrange(runtime, operations) == [
+        ("authorize", 50_000, "ok"),
+        ("capture", 3_675, "ok"),
+    ]
+
+
+async def test_zero_kwh_session_cancels_the_hold(runtime, client, ocpp_url):
+    token, connector = await _setup(runtime, client)
+    async with connect(ocpp_url, "CP-1", charger_class=ChargingCharger) as cp:
+        await _boot(cp)
+        await gql(client, START, {"c": connector}, token)
+        cs = await _wait(lambda: _session(runtime))
+        await gql(
+            client,
+            """mutation($s: ID!) { stopCharging(sessionId: $s) { __typename } }""",
+            {"s": str(cs.id)},
+            token,
+        )
+
+        async def cancelled():
+            p = await _payment(runtime)
+            return p if p.status == "cancelled" else None
+
+        payment = await _wait(cancelled)
+    assert payment.amount_captured_ore == 0
+    assert (await _session(runtime)).payment_state == "nothing_due"
+
+
+async def test_declined_card_refuses_the_start_and_the_charger_is_never_asked(
+    runtime, client, ocpp_url
+):
+    token, connector = await _setup(runtime, client, card="pm_sandbox_declined")
+    async with connect(ocpp_url, "CP-1", charger_class=ChargingCharger) as cp:
+        await _boot(cp)
+        result = await gql(client, START, {"c": connector}, token)
+        assert result["data"]["startCharging"] == {
+            "__typename": "PaymentMethodRequired",
+            "message": "the card was declined",
+        }
+        assert [a for a, _ in cp.received] == []
+    assert (await _payment(runtime)).status == "failed"
+
+
+async def test_rejected_start_releases_the_hold(runtime, client, ocpp_url):
+    token, connector = await _setup(runtime, client)
+    async with connect(ocpp_url, "CP-1", charger_class=ChargingCharger) as cp:
+        await _boot(cp)
+        cp.answer_status = "Rejected"
+        result = await gql(client, START, {"c": connector}, token)
+        assert result["data"]["startCharging"]["__typename"] == "NotAllowed"
+    assert (await _payment(runtime)).status == "cancelled"
+
+
+async def test_session_is_stopped_when_the_cost_reaches_the_hold(
+    runtime, client, ocpp_url, settings
+):
+    settings.payment_hold_ore = 2_000  # kr 20
+    settings.hold_stop_margin_ore = 100
+    token, connector = await _setup(runtime, client)
+    async with connect(ocpp_url, "CP-1", charger_class=ChargingCharger) as cp:
+        await _boot(cp)
+        await gql(client, START, {"c": connector}, token)
+        await _wait(lambda: _session(runtime))
+        await cp.meter(2_000, 11.0)  # kr 10: below the hold
+        await asyncio.sleep(0.2)
+        assert "RemoteStopTransaction" not in [a for a, _ in cp.received]
+        await cp.meter(2_000, 11.0)  # kr 20: at the hold
+
+        async def stop_sent():
+            return "RemoteStopTransaction" in [a for a, _ in cp.received]
+
+        await _wait(stop_sent)
+
+        async def captured():
+            p = await _payment(runtime)
+            return p if p.status == "captured" else None
+
+        paid = await _wait(captured)
+    assert paid.amount_captured_ore == 2_000

@@ -1,4 +1,10 @@
-"""Demo data like the operator's own sites: seeded once, safe to run again."""
+"""Demo data like the operator's own sites: seeded once, safe to run again.
+
+Four sites with AC and DC chargers and list prices; a member tariff at Klokkarstua (cheap
+for the borettslag's members, billed monthly); an employee tariff at Sætre (cheaper in
+working hours); three drivers with RFID tags: Kari (member, invoiced), Ola (employee,
+invoiced) and Ingrid (public, pays by saved sandbox card).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.chargers.service import add_charger
-from core.models import Charger, Site
+from core.models import Charger, PaymentMethod, Site
+from core.tariffs.admin import add_component, attach_tariff, create_tariff
 from core.users.service import add_id_token, add_user, get_user_by_phone
 
 
@@ -28,6 +35,7 @@ class DemoSite:
     latitude: float
     longitude: float
     grid_capacity_a: int
+    list_price_ore: int  # øre/kWh incl. VAT, the public price where no tariff applies
     chargers: tuple[DemoCharger, ...]
 
 
@@ -39,6 +47,7 @@ SITES = (
         59.6525,
         10.4338,
         125,
+        450,
         (
             DemoCharger("KLOKK-AC-01", 2, 22_000, "Type2"),
             DemoCharger("KLOKK-AC-02", 2, 22_000, "Type2"),
@@ -52,6 +61,7 @@ SITES = (
         59.6808,
         10.5232,
         200,
+        490,
         (
             DemoCharger("SAETRE-AC-01", 2, 11_000, "Type2"),
             DemoCharger("SAETRE-DC-01", 2, 50_000, "CCS2"),
@@ -64,6 +74,7 @@ SITES = (
         59.7474,
         10.3926,
         160,
+        450,
         (
             DemoCharger("ROYKEN-AC-01", 2, 22_000, "Type2"),
             DemoCharger("ROYKEN-AC-02", 2, 22_000, "Type2"),
@@ -76,19 +87,21 @@ SITES = (
         59.5447,
         10.5613,
         100,
+        400,
         (DemoCharger("TOFTE-AC-01", 2, 7_400, "Type2"),),
     ),
 )
 
+# phone, name, customer group, invoiced monthly, RFID tags
 USERS = (
-    ("+4791234567", "Kari Nordmann", "member", ("04A2B3C4D5",)),
-    ("+4792345678", "Ola Hansen", "employee", ("04B1C2D3E4",)),
-    ("+4793456789", "Ingrid Berg", "public", ("04C9D8E7F6",)),
+    ("+4791234567", "Kari Nordmann", "member", True, ("04A2B3C4D5",)),
+    ("+4792345678", "Ola Hansen", "employee", True, ("04B1C2D3E4",)),
+    ("+4793456789", "Ingrid Berg", "public", False, ("04C9D8E7F6",)),
 )
 
 
 async def seed(session: AsyncSession) -> bool:
-    """Insert the demo sites, chargers, users and RFID tags. False if already there."""
+    """Insert the demo sites, chargers, tariffs, users and RFID tags. False if present."""
     if (await session.execute(select(Charger.id).limit(1))).first():
         return False
     for site in SITES:
@@ -101,6 +114,7 @@ async def seed(session: AsyncSession) -> bool:
                 longitude=site.longitude,
                 grid_capacity_a=site.grid_capacity_a,
                 grid_capacity_w=site.grid_capacity_a * 400 * 1732 // 1000,
+                list_price_ore_per_kwh=site.list_price_ore,
             )
         )
         await session.flush()
@@ -113,10 +127,49 @@ async def seed(session: AsyncSession) -> bool:
                 max_power_w=c.max_power_w,
                 connector_type=c.connector_type,
             )
-    for phone, name, group, tags in USERS:
+    # Prices excl. VAT: 200 øre = kr 2.50 incl. VAT.
+    await create_tariff(session, "Medlem Klokkarstua", "Borettslagets medlemmer")
+    await add_component(session, "Medlem Klokkarstua", kind="energy", price_ore=200)
+    await attach_tariff(session, "Medlem Klokkarstua", site="Klokkarstua", group="member")
+    await create_tariff(session, "Ansatt Sætre", "Ansatte: billig i arbeidstiden")
+    await add_component(
+        session,
+        "Ansatt Sætre",
+        kind="energy",
+        price_ore=80,
+        days="mon-fri",
+        start="08:00",
+        end="16:00",
+    )
+    await add_component(
+        session,
+        "Ansatt Sætre",
+        kind="energy",
+        price_ore=160,
+        days="mon-fri",
+        start="16:00",
+        end="08:00",
+    )
+    await add_component(session, "Ansatt Sætre", kind="energy", price_ore=160, days="sat-sun")
+    await attach_tariff(session, "Ansatt Sætre", site="Sætre", group="employee")
+    for phone, name, group, invoiced, tags in USERS:
         user = await get_user_by_phone(session, phone) or await add_user(
             session, phone, name=name, group=group
         )
+        user.invoice_billing = invoiced
+        if not invoiced:
+            session.add(
+                PaymentMethod(
+                    user_id=user.id,
+                    provider="sandbox-card",
+                    kind="card",
+                    provider_ref="pm_sandbox_visa",
+                    brand="visa",
+                    last4="4242",
+                    label="Visa •••• 4242",
+                    is_default=True,
+                )
+            )
         for tag in tags:
             await add_id_token(session, tag, user, label=f"{name.split()[0]}s brikke")
     return True

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+from collections.abc import Generator
+from typing import Any
 
 import uvicorn
 
@@ -15,6 +18,39 @@ from ladeflyt.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: `serve` owns SIGINT/SIGTERM, so that a
+    stop always runs the shutdown below (uvicorn would re-raise SIGTERM and skip it)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def _demo_simulation(settings: Settings, port: int, count: int) -> Any:
+    from ladeflyt.demo import SITES, demo_id_tags
+    from ocpp_gateway.sim_state import ChargerSpec
+    from ocpp_gateway.simulator import SimulationConfig
+
+    chargers = [c for site in SITES for c in site.chargers][:count]
+    return SimulationConfig(
+        url=f"ws://{settings.ocpp_host}:{port}/ocpp",
+        chargers=len(chargers),
+        ids=[c.charge_point_id for c in chargers],
+        specs={
+            c.charge_point_id: ChargerSpec(
+                connectors=c.connectors,
+                max_power_w=c.max_power_w,
+                kind="DC" if c.connector_type != "Type2" else "AC",
+            )
+            for c in chargers
+        },
+        id_tags=demo_id_tags(),
+        meter_interval=10.0,
+        speedup=6.0,
+    )
+
+
 async def serve(settings: Settings, *, demo: bool = False, simulate: int = 0) -> None:
     runtime = Runtime.build(settings)
     if demo:
@@ -23,10 +59,9 @@ async def serve(settings: Settings, *, demo: bool = False, simulate: int = 0) ->
         async with transaction(runtime.gateway_ctx.sessions) as session:
             if await seed(session):
                 log.info("demo data seeded")
-    app = runtime.http_app()
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn.Config(
-            app,
+            runtime.http_app(),
             host=settings.http_host,
             port=settings.http_port,
             lifespan="off",
@@ -34,27 +69,24 @@ async def serve(settings: Settings, *, demo: bool = False, simulate: int = 0) ->
             access_log=False,
         )
     )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
     await runtime.start()
     simulation: asyncio.Task[object] | None = None
     if simulate:
-        from ladeflyt.demo import demo_charge_point_ids, demo_id_tags
-        from ocpp_gateway.simulator import SimulationConfig, run_simulation
+        from ocpp_gateway.simulator import run_simulation
 
-        ids = demo_charge_point_ids()[:simulate]
-        config = SimulationConfig(
-            url=f"ws://{settings.ocpp_host}:{runtime.gateway.port}/ocpp",
-            chargers=len(ids),
-            ids=ids,
-            id_tags=demo_id_tags(),
-            meter_interval=10.0,
-            speedup=6.0,
-        )
+        config = _demo_simulation(settings, runtime.gateway.port, simulate)
         simulation = asyncio.create_task(run_simulation(config))
     try:
         await server.serve()
     finally:
+        log.info("shutting down")
         if simulation is not None:
             simulation.cancel()
             with contextlib.suppress(BaseException):
                 await simulation
         await runtime.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

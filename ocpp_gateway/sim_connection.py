@@ -45,7 +45,8 @@ class ConnectedCharger(ABC):
         self._hurry = asyncio.Event()  # closing or rebooting: no more waiting for drivers
         self._tasks: set[asyncio.Task[None]] = set()
         self._rebooting = False
-        self._closing = False
+        self._draining = False  # the run is ending: no new cars, sessions being stopped
+        self._closing = False  # the connection is closing for good
         self._boot_reason = "PowerUp"
         self._refused = False  # the last handshake was refused (logged once)
 
@@ -167,7 +168,8 @@ class ConnectedCharger(ABC):
             if not await self._boot(link):
                 return False
             self._rebooting = False
-            self._hurry.clear()
+            if not self._draining:
+                self._hurry.clear()
             self._ready.set()
             self._booted.set()
             helpers.append(self.spawn(self._heartbeats(link)))
@@ -247,10 +249,11 @@ class ConnectedCharger(ABC):
         await self._call(payload)
 
     async def shutdown(self) -> None:
-        """End the sessions (if configured) and close the connection."""
-        self._closing = True
+        """End the sessions (if configured; offline, for a bounded time) and disconnect."""
+        self._draining = True
         self._hurry.set()
-        if self.config.stop_sessions_on_exit and self._ready.is_set():
+        if self.config.stop_sessions_on_exit:
             await self._stop_sessions("Local")
+        self._closing = True
         if self._link is not None:
             await self._link.close()

@@ -107,7 +107,7 @@ class SimCharger(ConnectedCharger):
                 delay = self.rng.uniform(0, min(self.meter_interval, 120.0))
                 self.spawn(self._arrive(conn, delay))
         rate = config.arrivals_per_hour * len(self.connectors) / 3600.0
-        while rate > 0 and not self._closing:
+        while rate > 0 and not self._draining:
             await asyncio.sleep(self._wall(self.rng.expovariate(rate)))
             free = [c for c in self.connectors if self._free(c)]
             if free and self._ready.is_set():
@@ -119,7 +119,7 @@ class SimCharger(ConnectedCharger):
             self._plug_in(conn)
 
     def _free(self, conn: ConnectorState) -> bool:
-        busy = self._closing or self._rebooting or self._reset_reason is not None
+        busy = self._draining or self._rebooting or self._reset_reason is not None
         return not busy and conn.session is None and conn.operative and not conn.finishing
 
     def _new_session(self, conn: ConnectorState, id_tag: str | None = None) -> Session:
@@ -152,7 +152,7 @@ class SimCharger(ConnectedCharger):
             conn.power_w = 0.0
             if conn.pending_operative is not None:
                 conn.operative, conn.pending_operative = conn.pending_operative, None
-        if not self._closing:
+        if not self._draining:
             await self.report_all()
         self._reset_if_idle()
 
@@ -314,7 +314,7 @@ class SimCharger(ConnectedCharger):
         return conn
 
     def request_reset(self, reason: str, *, when_idle: bool) -> str:
-        if self._rebooting or self._closing:
+        if self._rebooting or self._draining:
             return "Rejected"
         if when_idle and any(c.session is not None for c in self.connectors):
             self._reset_reason = reason
@@ -323,7 +323,7 @@ class SimCharger(ConnectedCharger):
 
     async def reboot(self, reason: str) -> None:
         """Reset: end the transactions, drop the connection, boot again."""
-        if self._rebooting or self._closing:
+        if self._rebooting or self._draining:
             return
         self._rebooting = True
         self._reset_reason = None

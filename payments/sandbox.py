@@ -90,7 +90,7 @@ class SandboxProvider:
         if key in self.bank._keys:
             return self.bank._keys[key]
         payment = _Payment(
-            ref=f"sbx_{secrets.token_hex(8)}",
+            ref=f"sbx_{self.method}_{secrets.token_hex(8)}",
             amount_ore=request.amount_ore,
             manual_capture=request.manual_capture,
             return_url=request.return_url,

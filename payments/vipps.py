@@ -253,13 +253,17 @@ class VippsProvider:
                 raise PaymentProviderUnavailable(
                     f"vipps access token refused: HTTP {response.status_code}"
                 )
-            token = response.json()
-            self._token = str(token["access_token"])
-            if token.get("expires_on"):
-                self._token_expires = float(token["expires_on"])
-            else:
-                self._token_expires = self._clock() + float(token.get("expires_in") or 0)
-            return self._token
+            try:
+                token = response.json()
+                access_token = str(token["access_token"])
+                if token.get("expires_on"):
+                    expires = float(token["expires_on"])
+                else:
+                    expires = self._clock() + float(token.get("expires_in") or 0)
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                raise PaymentProviderUnavailable(f"vipps access token: {error!r}") from error
+            self._token, self._token_expires = access_token, expires
+            return access_token
 
     async def _call(
         self,

@@ -81,7 +81,7 @@ def test_energy_is_power_times_time_on_the_flat_part():
 FAST: dict[str, Any] = {"reconnect_min": 0.05, "reconnect_max": 0.2}
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
     """Poll `check` until it returns something truthy."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import bus
@@ -222,11 +222,16 @@ async def advance_checkout(ctx: Payments, checkout_id: int) -> None:
     if payment.status != PaymentState.AUTHORIZED.value:
         return
     async with transaction(ctx.sessions) as session:
-        checkout = await session.get_one(GuestCheckout, checkout_id)
-        # Claim the start: the browser's return and a webhook must not both start it.
-        if checkout.status != "paying":
+        # Claim the start atomically: the browser's return, a webhook and reconciliation
+        # may all get here at once, and only one of them may start the charger.
+        claimed = await session.execute(
+            update(GuestCheckout)
+            .where(GuestCheckout.id == checkout_id, GuestCheckout.status == "paying")
+            .values(status="starting")
+        )
+        if getattr(claimed, "rowcount", 0) != 1:
             return
-        checkout.status = "starting"
+        checkout = await session.get_one(GuestCheckout, checkout_id)
         row = (
             await session.execute(
                 select(Connector, Charger, IdToken)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Payment, PaymentOperation
@@ -130,3 +131,37 @@ def hold_is_lapsing(payment: Payment, now: datetime, margin_hours: float = 6) ->
     return payment.capture_before is not None and (
         (payment.capture_before - now).total_seconds() < margin_hours * 3600
     )
+
+
+async def claim(
+    session: AsyncSession, payment: Payment, kind: str, key: str, amount_ore: int
+) -> bool:
+    """Take the right to run an operation. False if it ran, or is running, elsewhere.
+
+    The unique idempotency key is the lock: of two workers settling the same session,
+    one inserts the row and calls the provider; an attempt that ended in a provider error
+    may be claimed again (the provider dedupes on the same key).
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    inserted = await session.execute(
+        insert(PaymentOperation)
+        .values(
+            payment_id=payment.id,
+            kind=kind,
+            amount_ore=amount_ore,
+            idempotency_key=key,
+            outcome="pending",
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing()
+        .returning(PaymentOperation.id)
+    )
+    if inserted.first() is not None:
+        return True
+    retried = await session.execute(
+        update(PaymentOperation)
+        .where(PaymentOperation.idempotency_key == key, PaymentOperation.outcome == "error")
+        .values(outcome="pending")
+    )
+    return getattr(retried, "rowcount", 0) == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -86,10 +87,13 @@ async def call_provider(
     kind: str,
     key: str,
     amount_ore: int,
-    call: object,
+    call: Callable[[], Awaitable[ProviderPayment]],
+    then: Callable[[AsyncSession, ProviderPayment | None], Awaitable[None]] | None = None,
 ) -> ProviderPayment | None:
-    """Run one provider operation for a payment and record it; None if it was declined."""
-    assert callable(call)
+    """Run one provider operation for a payment and record it; None if it was declined.
+
+    `then` runs in the transaction that records the outcome, so what depends on it (a
+    session's payment state) never disagrees with the ledger."""
     try:
         state: ProviderPayment = await call()
     except PaymentDeclined as error:
@@ -100,6 +104,8 @@ async def call_provider(
             )
             if kind == "authorize":
                 payment.status, payment.failure = PaymentState.FAILED.value, str(error)[:200]
+            if then is not None:
+                await then(session, None)
         return None
     except PaymentProviderUnavailable as error:
         async with transaction(ctx.sessions) as session:
@@ -110,6 +116,8 @@ async def call_provider(
         payment = await session.get_one(Payment, payment_id)
         ledger.apply(payment, state)
         await ledger.record(session, payment, kind, key, amount_ore, "ok")
+        if then is not None:
+            await then(session, state)
     return state
 
 
@@ -255,25 +263,40 @@ async def settle_session(ctx: Payments, session_id: int) -> str | None:
         provider = ctx.provider(payment.provider)
         ref, reference, payment_id = payment.provider_ref, payment.reference, payment.id
         over = cs.cost_ore > payment.amount_authorized_ore
+        kind = "capture" if amount > 0 else "cancel"
+        key = f"{kind}:{reference}"
+        if not await ledger.claim(session, payment, kind, key, amount):
+            return cs.payment_state  # settled, or being settled, by another worker
     assert ref is not None
-    if amount <= 0:
-        key = f"cancel:{reference}"
-        state = await call_provider(
-            ctx, payment_id, "cancel", key, 0, lambda: provider.cancel(ref, key)
-        )
-        outcome = "nothing_due" if state is not None else "cancel_failed"
-    else:
-        key = f"capture:{reference}"
-        state = await call_provider(
-            ctx, payment_id, "capture", key, amount, lambda: provider.capture(ref, amount, key)
-        )
-        outcome = ("partially_paid" if over else "paid") if state is not None else "capture_failed"
-    async with transaction(ctx.sessions) as session:
+    outcome: list[str] = []
+
+    async def mark(session: AsyncSession, state: ProviderPayment | None) -> None:
         cs = await session.get_one(ChargingSession, session_id)
-        cs.payment_state = outcome
-        if over:
+        if state is None:
+            cs.payment_state = f"{kind}_failed"
+        elif kind == "cancel":
+            cs.payment_state = "nothing_due"
+        else:
+            cs.payment_state = "partially_paid" if over else "paid"
+        if over and "cost_above_hold" not in (cs.flags or []):
             cs.flags = [*(cs.flags or []), "cost_above_hold"]
-    return outcome
+        outcome.append(cs.payment_state)
+
+    if kind == "cancel":
+        await call_provider(
+            ctx, payment_id, "cancel", key, 0, lambda: provider.cancel(ref, key), mark
+        )
+    else:
+        await call_provider(
+            ctx,
+            payment_id,
+            "capture",
+            key,
+            amount,
+            lambda: provider.capture(ref, amount, key),
+            mark,
+        )
+    return outcome[0] if outcome else None
 
 
 async def check_hold(ctx: Payments, session_id: int) -> bool:

@@ -18,7 +18,7 @@ from core.db import create_engine, session_factory, transaction
 from core.migrate import upgrade
 from core.sessions.service import list_sessions
 from core.users.service import UserError, add_id_token, add_user, get_user_by_phone
-from ladeflyt import cli_billing
+from ladeflyt import cli_billing, cli_payments
 
 T = TypeVar("T")
 
@@ -255,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = demo.add_parser("seed", help="seed demo sites, chargers, users and tags once")
     p.set_defaults(func=cmd_demo_seed)
     cli_billing.register(sub)
+    cli_payments.register(sub)
     return parser
 
 
@@ -273,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         UserError,
         cli_billing.TariffError,
         cli_billing.BillingError,
+        cli_payments.PaymentCliError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ from api.graphql.types import (
     ChargerFilter,
     ChargingSessionType,
     InvoiceSettings,
+    InvoiceType,
     Me,
     PageInfo,
     PaymentMethodType,
@@ -28,6 +29,7 @@ from api.graphql.types import (
     SessionEdge,
     VehicleType,
 )
+from core.billing.service import list_invoices
 from core.chargers.search import (
     SearchFilter,
     charger_by_code_or_id,
@@ -184,6 +186,12 @@ class Query(RoutePlanQuery):
         user = await signed_in(info)
         rows = await account.payment_methods(info.context.session, user.id)
         return [PaymentMethodType.of(p) for p in rows]
+
+    @strawberry.field(permission_classes=[IsSignedIn], description="Invoices, newest first.")
+    async def invoices(self, info: Info[Context, None]) -> list[InvoiceType]:
+        user = await signed_in(info)
+        rows = await list_invoices(info.context.session, user.id)
+        return [InvoiceType.of(inv) for inv in rows]
 
     @strawberry.field(permission_classes=[IsSignedIn])
     async def invoice_settings(self, info: Info[Context, None]) -> InvoiceSettings:

@@ -78,7 +78,9 @@ class PlanRouteInput:
     destination: LatLonInput
     vehicle: RouteVehicleInput
     start_soc_percent: float
-    via: list[LatLonInput] = strawberry.field(default_factory=list)
+    via: list[LatLonInput] = strawberry.field(
+        default_factory=list, description="Points to pass, in order (when there is no polyline)."
+    )
     polyline: str | None = strawberry.field(
         default=None,
         description="The route from the map provider (encoded polyline). Without it: the "

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 
 import strawberry
 
+from core.billing.schemas import InvoiceSummary
 from core.chargers.search import ChargerHit, ConnectorHit, usable
 from core.models import ChargingSession, IdToken, PaymentMethod, User, Vehicle
 from core.timeutil import utcnow
@@ -344,3 +345,34 @@ class ConnectorStatusUpdate:
     connector_id: int | None
     status: ConnectorState | None
     at: datetime
+
+
+@strawberry.type(name="Invoice")
+class InvoiceType:
+    id: strawberry.ID
+    number: int
+    period: str
+    issue_date: date
+    due_date: date
+    kid: str
+    status: str = strawberry.field(description="open | paid | overdue | credited")
+    total: Money
+    vat: Money
+    amount_due: Money
+    paid_at: datetime | None
+
+    @classmethod
+    def of(cls, inv: InvoiceSummary) -> InvoiceType:
+        return cls(
+            id=strawberry.ID(str(inv.id)),
+            number=inv.number,
+            period=inv.period,
+            issue_date=inv.issue_date,
+            due_date=inv.due_date,
+            kid=inv.kid,
+            status=inv.status,
+            total=Money(amount_ore=inv.total_ore),
+            vat=Money(amount_ore=inv.vat_ore),
+            amount_due=Money(amount_ore=inv.amount_due_ore),
+            paid_at=inv.paid_at,
+        )

@@ -432,4 +432,69 @@ async def reconcile(ctx: Payments, now: datetime | None = None) -> int:
         except PaymentProviderUnavailable:
             continue
         touched += 1
+    touched += await stop_before_holds_lapse(ctx, now)
     return touched
+
+
+async def stop_before_holds_lapse(ctx: Payments, now: datetime, margin_hours: float = 6) -> int:
+    """A hold lapses at `capture_before` (cards: ~7 days). A session still running close to
+    that (a stuck session, a forgotten car) is stopped, so its cost is captured in time."""
+    async with ctx.sessions() as session:
+        rows = (
+            await session.execute(
+                select(ChargingSession.id, Payment.id)
+                .join(Payment, Payment.id_token_pk == ChargingSession.id_token_pk)
+                .where(
+                    ChargingSession.status == SessionStatus.ACTIVE.value,
+                    Payment.status == PaymentState.AUTHORIZED.value,
+                    Payment.capture_before.is_not(None),
+                    Payment.capture_before < now + timedelta(hours=margin_hours),
+                    Payment.limit_stop_requested.is_(False),
+                )
+            )
+        ).all()
+    stopped = 0
+    for session_id, payment_id in rows:
+        async with transaction(ctx.sessions) as session:
+            cs = await session.get_one(ChargingSession, session_id)
+            (await session.get_one(Payment, payment_id)).limit_stop_requested = True
+            from core.models import Charger
+
+            cp_id = (await session.get_one(Charger, cs.charger_id)).charge_point_id
+            transaction_id = cs.transaction_id
+        log.warning("session %s: its hold lapses soon, stopping it", session_id)
+        try:
+            await ctx.commands.send(cp_id, bus.RemoteStop(transaction_id=transaction_id))
+            stopped += 1
+        except bus.CommandError as error:
+            log.warning("could not stop session %s before its hold lapses: %s", session_id, error)
+    return stopped
+
+
+async def refund(ctx: Payments, reference: str, amount_ore: int, reason: str) -> Payment:
+    """Give money back on a captured payment (operator support action)."""
+    async with transaction(ctx.sessions) as session:
+        payment = await ledger.by_reference(session, reference)
+        if payment is None:
+            raise PaymentDeclined("not_found", f"no payment {reference}")
+        refundable = payment.amount_captured_ore - payment.amount_refunded_ore
+        if not 0 < amount_ore <= refundable:
+            raise PaymentDeclined("amount", f"refundable is {refundable} øre")
+        provider, ref, payment_id = ctx.provider(payment.provider), payment.provider_ref, payment.id
+        n = payment.amount_refunded_ore
+    assert ref is not None
+    key = f"refund:{reference}:{n}:{amount_ore}"
+    if (
+        await call_provider(
+            ctx,
+            payment_id,
+            "refund",
+            key,
+            amount_ore,
+            lambda: provider.refund(ref, amount_ore, key),
+        )
+        is None
+    ):
+        raise PaymentDeclined("refund_declined", f"the provider refused the refund ({reason})")
+    async with ctx.sessions() as session:
+        return await session.get_one(Payment, payment_id)

@@ -307,3 +307,58 @@ async def test_start_charging_refusals(client, runtime, ocpp_url):
         assert rejected["data"]["startCharging"]["__typename"] == "NotAllowed"
         nonsense = await gql(client, start, {"c": "999999"}, t)
         assert nonsense["data"]["startCharging"]["__typename"] == "ConnectorUnavailable"
+
+
+async def test_introspection_can_be_switched_off():
+    from api.graphql.schema import build_schema
+    from core.config import Settings
+
+    query = "{ __schema { queryType { name } } }"
+    on = await build_schema(Settings(graphql_introspection=True)).execute(query)
+    assert on.errors is None
+    off = await build_schema(Settings(graphql_introspection=False)).execute(query)
+    assert off.errors and "introspection" in off.errors[0].message.lower()
+
+
+async def test_driver_sees_own_invoices_only(client, runtime):
+    from datetime import UTC, date, datetime
+
+    from core.models import Invoice
+
+    kari = await sign_in(client, runtime, "91111111")
+    ola = await sign_in(client, runtime, "92222222")
+
+    async def invoice(s):
+        user = (await s.execute(select(User).where(User.phone == "+4791111111"))).scalar_one()
+        now = datetime.now(UTC)
+        s.add(
+            Invoice(
+                number=7,
+                user_id=user.id,
+                period="2026-10",
+                period_start=now,
+                period_end=now,
+                issue_date=date(2026, 11, 1),
+                due_date=date(2026, 11, 15),
+                kid="00000070000000072",
+                net_ore=8_000,
+                vat_ore=2_000,
+                total_ore=10_000,
+            )
+        )
+
+    await arrange(runtime, invoice)
+    query = (
+        "{ invoices { number kid status total { amountOre formatted } amountDue { amountOre } } }"
+    )
+    mine = await gql(client, query, token=kari["accessToken"])
+    assert mine["data"]["invoices"] == [
+        {
+            "number": 7,
+            "kid": "00000070000000072",
+            "status": "open",
+            "total": {"amountOre": 10_000, "formatted": "kr 100,00"},
+            "amountDue": {"amountOre": 10_000},
+        }
+    ]
+    assert (await gql(client, query, token=ola["accessToken"]))["data"]["invoices"] == []

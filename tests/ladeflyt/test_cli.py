@@ -130,3 +130,14 @@ def test_user_token_prints_an_access_token_the_api_accepts(db_url, tmp_path):
     assert auth.decode_access(token).user_id == 1
     unknown = ladeflyt(db_url, "user", "token", "99999999", check=False)
     assert unknown.returncode == 2 and "no user" in unknown.stderr
+
+
+def test_qr_writes_a_code_for_the_guest_pay_page(db_url, tmp_path):
+    ladeflyt(db_url, "charger", "add", "KLOKK-AC-01", "--site", "Klokkarstua")
+    out = tmp_path / "qr.svg"
+    result = ladeflyt(db_url, "qr", "klokk ac 01", "--out", str(out))
+    assert "/pay/KLOKK-AC-01" in result.stdout
+    assert out.read_text().startswith("<?xml") and "<svg" in out.read_text()
+    assert ladeflyt(db_url, "qr", "NOPE", check=False).returncode == 2
+    checked = ladeflyt(db_url, "payments", "check")
+    assert "0 mismatch(es)" in checked.stdout

@@ -221,3 +221,34 @@ async def test_session_is_stopped_when_the_cost_reaches_the_hold(
 
         paid = await _wait(captured)
     assert paid.amount_captured_ore == 2_000
+
+
+async def test_operator_refund_is_recorded_and_bounded(runtime, client, ocpp_url):
+    from core.payments.service import refund
+    from core.ports import PaymentDeclined
+
+    token, connector = await _setup(runtime, client)
+    async with connect(ocpp_url, "CP-1", charger_class=ChargingCharger) as cp:
+        await _boot(cp)
+        await gql(client, START, {"c": connector}, token)
+        cs = await _wait(lambda: _session(runtime))
+        await cp.meter(2_000, 11.0)
+        await gql(
+            client,
+            """mutation($s: ID!) { stopCharging(sessionId: $s) { __typename } }""",
+            {"s": str(cs.id)},
+            token,
+        )
+
+        async def captured():
+            p = await _payment(runtime)
+            return p if p.status == "captured" else None
+
+        paid = await _wait(captured)
+    assert paid.amount_captured_ore == 1_000
+    after = await refund(runtime.payments, paid.reference, 400, "charger fault")
+    assert after.amount_refunded_ore == 400
+    with pytest.raises(PaymentDeclined):
+        await refund(runtime.payments, paid.reference, 700, "more than is left")
+    bank = runtime.payments.providers["sandbox-card"].bank
+    assert bank.payments[paid.provider_ref].refunded_ore == 400

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import bus
@@ -398,6 +398,22 @@ async def reconcile(ctx: Payments, now: datetime | None = None) -> int:
             .all()
         )
     from core.payments.guest import advance_checkout, checkouts_waiting_for
+
+    async with transaction(ctx.sessions) as session:
+        # Never reached the provider (it was down): nothing to poll, nothing held.
+        await session.execute(
+            update(Payment)
+            .where(
+                Payment.status == PaymentState.PENDING.value,
+                Payment.provider_ref.is_(None),
+                Payment.created_at < now - timedelta(hours=1),
+            )
+            .values(
+                status=PaymentState.EXPIRED.value,
+                failure="never reached the provider",
+                updated_at=now,
+            )
+        )
 
     touched = 0
     for payment_id in stale:

@@ -64,8 +64,15 @@ TOWN_WEIGHT: dict[str, tuple[float, float]] = {
     "Grimstad": (1.3, 2.0),
 }
 AC_POWER_W = ((7_400, 25), (11_000, 35), (22_000, 40))
-DC_POWER_W = ((50_000, 15), (100_000, 10), (150_000, 25), (175_000, 10), (250_000, 15))
-DC_POWER_W += ((300_000, 15), (350_000, 10))
+DC_POWER_W = (
+    (50_000, 15),
+    (100_000, 10),
+    (150_000, 25),
+    (175_000, 10),
+    (250_000, 15),
+    (300_000, 15),
+    (350_000, 10),
+)
 ONLINE_STATUS = (
     ("Available", 72),
     ("Charging", 14),
@@ -412,9 +419,8 @@ async def write_fleet(
                 (Charger, rows.chargers),
                 (Connector, rows.connectors),
             ):
-                table = model.__table__
                 for start in range(0, len(items), batch):
-                    await conn.execute(insert(table), items[start : start + batch])
+                    await conn.execute(insert(model), items[start : start + batch])
             if conn.dialect.name == "postgresql":
                 for name in ("sites", "chargers", "connectors"):
                     await conn.execute(
@@ -424,11 +430,14 @@ async def write_fleet(
                         )
                     )
         if analyze:
-            async with engine.begin() as conn:
+            # What autovacuum would do a little later: statistics for the planner and, on
+            # PostgreSQL, the visibility map that lets index-only scans skip the heap.
+            async with engine.connect() as conn:
+                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 if conn.dialect.name == "postgresql":
-                    await conn.execute(text("ANALYZE sites, chargers, connectors"))
+                    await auto.execute(text("VACUUM ANALYZE sites, chargers, connectors"))
                 else:
-                    await conn.execute(text("ANALYZE"))
+                    await auto.execute(text("ANALYZE"))
     finally:
         await engine.dispose()
 

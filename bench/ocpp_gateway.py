@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, replace
 from importlib.metadata import version as pkg_version
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import psutil
 
@@ -107,7 +108,8 @@ class Figures:
     server_cpu_pct: float = 0.0
     server_sys_pct: float = 0.0
     load_cpu_pct: float = 0.0
-    other_cpu_pct: float = 0.0  # every other process on the machine (PostgreSQL included)
+    db_cpu_pct: float = 0.0  # PostgreSQL's processes
+    other_cpu_pct: float = 0.0  # every other process on the machine
     avg_batch: float | None = None
     first_error: str = ""
 
@@ -183,6 +185,20 @@ def _busy() -> float:
     """CPU seconds the whole machine has been busy (all cores)."""
     t = psutil.cpu_times()
     return float(t.user + t.system + getattr(t, "nice", 0.0) + getattr(t, "softirq", 0.0))
+
+
+def _postgres_cpu(database: str) -> dict[int, float]:
+    """CPU seconds by pid of PostgreSQL's backends on `database` and its writer processes."""
+    out: dict[int, float] = {}
+    if not database:
+        return out
+    ours = (f" {database} ", "walwriter", "checkpointer", "background writer")
+    for p in psutil.process_iter(["name", "cmdline", "cpu_times"]):
+        title = " ".join(p.info["cmdline"] or []) + " "
+        if (p.info["name"] or "").startswith("postgres") and any(o in title for o in ours):
+            times = p.info["cpu_times"]
+            out[p.pid] = float(times.user + times.system) if times else 0.0
+    return out
 
 
 def _cpu(proc: psutil.Process) -> tuple[float, float]:
@@ -276,14 +292,15 @@ class Bench:
             return
         server.send("stats")
         before = server.expect("stats", 60)[1]
-        cpu0, busy0 = _cpu(proc), _busy()
+        database = urlparse(o.pg_url).path.lstrip("/") if fig.db == "postgresql" else ""
+        cpu0, busy0, pg0 = _cpu(proc), _busy(), _postgres_cpu(database)
         spy = self._py_spy(proc.pid, fig)
         for loader in loaders:
             loader.send("go")
         results: list[LoadResult] = [
             loader.expect("done", o.duration + 120)[1] for loader in loaders
         ]
-        cpu1, busy1 = _cpu(proc), _busy()
+        cpu1, busy1, pg1 = _cpu(proc), _busy(), _postgres_cpu(database)
         fig.rss_after = proc.memory_info().rss
         server.send("stats")
         after = server.expect("stats", 60)[1]
@@ -291,7 +308,9 @@ class Bench:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 spy.wait(o.duration + 60)
         self._fill(fig, results, before, after, (cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]))
-        others = busy1 - busy0 - (cpu1[0] - cpu0[0]) - sum(r.cpu_seconds for r in results)
+        db = sum(t - pg0.get(pid, 0.0) for pid, t in pg1.items())
+        others = busy1 - busy0 - (cpu1[0] - cpu0[0]) - sum(r.cpu_seconds for r in results) - db
+        fig.db_cpu_pct = 100 * db / max(fig.elapsed, 1e-9)
         fig.other_cpu_pct = max(0.0, 100 * others / max(fig.elapsed, 1e-9))
 
     def _fill(
@@ -383,8 +402,8 @@ def format_figures(f: Figures) -> str:
         lines.append(
             f"CPU                       server {f.server_cpu_pct:.0f} % of a core"
             f" ({f.server_sys_pct:.0f} % system),"
-            f" load generator {f.load_cpu_pct:.0f} %, other processes"
-            f" {f.other_cpu_pct:.0f} %{batch}"
+            f" load generator {f.load_cpu_pct:.0f} %, PostgreSQL {f.db_cpu_pct:.0f} %,"
+            f" other processes {f.other_cpu_pct:.0f} %{batch}"
         )
     rss = (
         f"gateway RSS MiB           before {f.rss_before / MiB:.1f},"

@@ -70,7 +70,9 @@ class Site(Base):
 
 class Charger(Base):
     __tablename__ = "chargers"
-    __table_args__ = (Index("ix_chargers_site_search", "site_id", "registration_status", "online"),)
+    __table_args__ = (
+        Index("ix_chargers_site_search", "site_id", "registration_status", "online", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # OCPP identity: the last path segment of the websocket URL.

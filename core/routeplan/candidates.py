@@ -2,9 +2,10 @@
 
 One query: a bounding box per ~25 km chunk of the route (widened by the corridor) against
 the (latitude, longitude) index of sites, OR-ed together, joined to chargers and their
-connectors and filtered in SQL (public sites, Accepted chargers, connectors of the wanted
-types and power that are not Faulted/Unavailable). In Python each charger keeps its best
-connector for this car and is projected onto its nearest route segment (a grid of
+connectors and filtered in SQL (public sites, Accepted chargers that are not out of
+order, connectors of the wanted power that are not Faulted/Unavailable). In Python each
+charger keeps its best plug for this car (chargers with none the car can take are kept
+apart, to explain a gap) and is projected onto its nearest route segment (a grid of
 segments keeps that linear): its distance along the route and its detour.
 """
 
@@ -15,11 +16,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Charger, Connector, ConnectorStatus, RegistrationStatus, Site
-from core.routeplan.model import Route, canonical_connector, connector_spellings, is_dc
+from core.routeplan.model import Route, canonical_connector, is_dc
 from core.routeplan.planner import Availability
 
 KM_PER_DEG = 111.195  # along a meridian
@@ -40,7 +41,7 @@ BUSY = frozenset(
 @dataclass(frozen=True)
 class CorridorQuery:
     corridor_km: float  # how far from the route a charger may be (straight line)
-    connector_types: frozenset[str] | None  # canonical names; None: any type
+    connector_types: frozenset[str]  # the car's, canonical names
     min_power_kw: float
     max_ac_kw: float  # the car's limits, to pick each charger's best connector
     max_dc_kw: float
@@ -66,6 +67,14 @@ class CandidateCharger:
     position_km: float  # road km from the origin to its projection
     detour_km: float  # road km each way
     offset_km: float  # straight-line km from the route
+
+
+@dataclass(frozen=True)
+class CorridorChargers:
+    usable: list[CandidateCharger]  # with a plug this car takes, in route order
+    # Chargers whose only plugs (of the power asked for) the car cannot take: they explain
+    # a gap ("connector mismatch"), they are never planned with.
+    other_plugs: list[CandidateCharger]
 
 
 @dataclass
@@ -109,7 +118,9 @@ class RouteProjector:
         self.corridor_km = corridor_km
         lats = [p[0] for p in route.points]
         cos_min = max(math.cos(math.radians(max(abs(x) for x in lats) + 1.0)), 0.01)
-        cell_km = max(corridor_km, 2.0)
+        # Cells twice the corridor wide: each segment lands in few cells, each cell
+        # lists few segments.
+        cell_km = max(2 * corridor_km, 4.0)
         self.cell_lat = cell_km / KM_PER_DEG
         self.cell_lon = cell_km / (KM_PER_DEG * cos_min)
         pad_lat, pad_lon = corridor_km / KM_PER_DEG, corridor_km / (KM_PER_DEG * cos_min)
@@ -156,11 +167,13 @@ def _availability(online: bool, statuses: Sequence[str]) -> Availability:
     return Availability.UNKNOWN
 
 
-def _best(row: _Row, q: CorridorQuery) -> tuple[str, float, bool] | None:
-    """(type, kW, dc) of the connector that charges this car fastest, if any."""
+def _best(
+    row: _Row, q: CorridorQuery, plugs: list[tuple[str, int, str]]
+) -> tuple[str, float, bool] | None:
+    """(type, kW, dc) of the plug that would charge this car fastest, if any."""
     best: tuple[float, float, str, bool] | None = None
     cap_w = row.charger_max_w
-    for ctype, watts, _ in row.plugs:
+    for ctype, watts, _ in plugs:
         kw = min(watts, cap_w if cap_w else watts) / 1000.0
         dc = is_dc(ctype)
         useful = min(kw, q.max_dc_kw if dc else q.max_ac_kw)
@@ -171,8 +184,8 @@ def _best(row: _Row, q: CorridorQuery) -> tuple[str, float, bool] | None:
 
 async def load_candidates(
     session: AsyncSession, route: Route, q: CorridorQuery
-) -> list[CandidateCharger]:
-    """Chargers within the corridor that this car can use, in route order."""
+) -> CorridorChargers:
+    """Chargers within the corridor: those this car can use, and those it cannot plug into."""
     boxes = route_boxes(route, q.corridor_km, q.chunk_km)
     min_w = round(q.min_power_kw * 1000)
     stmt = (
@@ -211,9 +224,6 @@ async def load_candidates(
             Connector.max_power_w >= min_w,
         )
     )
-    if q.connector_types is not None:
-        spellings = sorted(connector_spellings(q.connector_types))
-        stmt = stmt.where(func.lower(Connector.connector_type).in_(spellings))
     rows: dict[int, _Row] = {}
     for r in await session.execute(stmt):
         (
@@ -241,19 +251,23 @@ async def load_candidates(
         row.plugs.append((plug_type, plug_w, plug_status))
     projector = RouteProjector(route, q.corridor_km)
     placed_sites: dict[int, tuple[float, float] | None] = {}
-    out: list[CandidateCharger] = []
+    usable: list[CandidateCharger] = []
+    other: list[CandidateCharger] = []
     for row in rows.values():
         site_id, name, address, city, lat, lon, price = row.site
         if site_id not in placed_sites:
             placed_sites[site_id] = projector.project(lat, lon)
         placed = placed_sites[site_id]
-        best = _best(row, q)
-        if placed is None or best is None:
+        if placed is None:
+            continue
+        fits = [p for p in row.plugs if canonical_connector(p[0]) in q.connector_types]
+        best = _best(row, q, fits or row.plugs)
+        if best is None:
             continue
         along, off = placed
         ctype, kw, dc = best
         statuses = [s for t, _, s in row.plugs if canonical_connector(t) == ctype]
-        out.append(
+        (usable if fits else other).append(
             CandidateCharger(
                 charger_id=row.charger_id,
                 charge_point_id=row.charge_point_id,
@@ -273,5 +287,6 @@ async def load_candidates(
                 offset_km=off,
             )
         )
-    out.sort(key=lambda c: (c.position_km, c.charger_id))
-    return out
+    usable.sort(key=lambda c: (c.position_km, c.charger_id))
+    other.sort(key=lambda c: (c.position_km, c.charger_id))
+    return CorridorChargers(usable, other)

@@ -46,6 +46,7 @@ _CONNECTOR_ALIASES: dict[str, str] = {
 DC_CONNECTORS = frozenset({"CCS2", "CCS1", "CHAdeMO"})
 
 
+@functools.cache
 def canonical_connector(name: str) -> str:
     """The canonical name of a connector type; unknown names are kept as given."""
     cleaned = name.strip()
@@ -209,10 +210,15 @@ class ChargeTimeTable:
 
     def hours_to(self, soc: float) -> float:
         """Hours from 0 % to `soc`."""
-        x = min(max(soc, 0.0), 100.0) * DENSE_PER_PCT
-        k = min(int(x), 100 * DENSE_PER_PCT - 1)
-        lo = self._dense[k]
-        return lo + (self._dense[k + 1] - lo) * (x - k)
+        x = soc * DENSE_PER_PCT
+        if x <= 0.0:
+            return 0.0
+        k = int(x)
+        dense = self._dense
+        if k >= 100 * DENSE_PER_PCT:
+            return dense[-1]
+        lo = dense[k]
+        return lo + (dense[k + 1] - lo) * (x - k)
 
     def hours(self, from_soc: float, to_soc: float) -> float:
         return max(self.hours_to(to_soc) - self.hours_to(from_soc), 0.0)

@@ -26,9 +26,11 @@ Labels are settled in A* order (the heuristic: remaining driving time plus the m
 energy at the car's best reachable power, or at the cheapest price; consistent, so the
 first label popped at the destination is optimal). A road label is dropped when another
 label at the same node has at least its q at no more cost (dominance); a charging state
-is settled once. Objectives: TIME (hours, cost in øre breaks near-ties: 100 NOK ~ 36 s)
-or COST (øre, time breaks ties at 1 NOK per hour). Occupied/unknown-status chargers add
-minutes to the objective only, never to the reported times.
+is settled once. Objectives: TIME (hours; cost in øre breaks near-ties, 100 NOK ~ 36 s)
+or COST (øre, plus the driver's time at ``value_of_time_ore_per_hour``, 60 NOK/h by
+default, so that it does not add a stop to save a few kroner). Occupied/unknown-status
+chargers add minutes to the objective only, never to the reported times. Chargers
+without a known price rank at ``unpriced_ore_per_kwh``.
 
 Limits
 ------
@@ -99,7 +101,7 @@ class PlanOptions:
     min_soc_at_arrival: float = 10.0
     max_soc: float = 80.0
     stop_overhead_min: float = 3.0
-    speed_kmh: float = 75.0
+    speed_kmh: float = 70.0
     objective: Objective = Objective.TIME
     soc_step: float = 2.0
     occupied_penalty_min: float = 15.0
@@ -108,8 +110,14 @@ class PlanOptions:
     # COST scores øre and values the driver's time at this much per hour, so that it
     # does not add a stop to save a few kroner.
     value_of_time_ore_per_hour: float = 6_000.0
-    cluster_km: float = 1.0
+    cluster_km: float = 2.0
     max_labels: int = 500_000
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_soc_at_stop < self.max_soc <= 100 or self.soc_step <= 0:
+            raise ValueError("need 0 <= min SoC at stops < max SoC <= 100 and a positive step")
+        if not 0 <= self.min_soc_at_arrival <= 100 or self.speed_kmh <= 0:
+            raise ValueError("arrival SoC must be within 0..100 and speed positive")
 
     @property
     def weights(self) -> tuple[float, float]:
@@ -247,7 +255,7 @@ class TripModel:
         )
         self.need_q = options.min_soc_at_arrival + self.c * route_km
         self.min_pass = min(options.min_soc_at_stop, options.min_soc_at_arrival)
-        self._levels: list[tuple[list[float], list[float]] | None] = [None] * (n + 2)
+        self.level_cache: list[tuple[list[float], list[float]] | None] = [None] * (n + 2)
 
     def rank_price(self, candidate: Candidate) -> float:
         price = candidate.price_ore_per_kwh
@@ -255,7 +263,7 @@ class TripModel:
 
     def levels(self, i: int) -> tuple[list[float], list[float]]:
         """Departure SoCs at candidate i (grid in q space, then max_soc) and hours to each."""
-        cached = self._levels[i]
+        cached = self.level_cache[i]
         if cached is not None:
             return cached
         step, base, top = self.options.soc_step, self.base[i], self.options.max_soc
@@ -269,7 +277,7 @@ class TripModel:
         table = self.tables[i]
         assert table is not None
         hours = [table.hours_to(s) for s in socs]
-        self._levels[i] = (socs, hours)
+        self.level_cache[i] = (socs, hours)
         return socs, hours
 
     def charge_hours(self, i: int, from_soc: float, to_soc: float) -> float:
@@ -303,10 +311,12 @@ class TripModel:
                     best_q, last_from = top_q, self.pos[i]
         if best_q - c * self.route_km >= o.min_soc_at_arrival - EPS:
             return None
-        reach = max((best_q - self.min_pass) / c, last_from)
+        reach = min(max((best_q - self.min_pass) / c, last_from), self.route_km)
+        # The next charger beyond the point where the car runs down to its minimum (ones
+        # before it that it cannot reach are too far off the route).
         unreached = [p for i, p in enumerate(self.pos) if 0 < i <= self.n and not reached[i]]
-        gap_to = min((p for p in unreached if p >= last_from), default=self.route_km)
-        return last_from, gap_to, min(reach, self.route_km)
+        gap_to = min((p for p in unreached if p >= reach), default=self.route_km)
+        return last_from, gap_to, reach
 
 
 def plan(
@@ -333,7 +343,8 @@ def _search(m: TripModel) -> Plan | Infeasible:
 
     Labels are tuples (g, kind, node, value, parent, just_left) in one list; value is q on
     the road or the level index while charging. Superseded labels are marked dead and
-    skipped when popped.
+    skipped when popped. Only charging labels wait on the heap: road labels are expanded
+    as they are made (see drive).
     """
     o = m.options
     c, pos, dest, base, det_soc = m.c, m.pos, m.dest, m.base, m.det_soc
@@ -355,13 +366,15 @@ def _search(m: TripModel) -> Plan | Infeasible:
     front_id: list[list[int]] = [[] for _ in pos]
     best: dict[int, tuple[float, int]] = {}  # charging state -> (g, label)
     push, pop = heapq.heappush, heapq.heappop
+    levels = m.level_cache
 
-    def push_road(node: int, q: float, g: float, parent: int, left: bool) -> None:
+    def add_road(node: int, q: float, g: float, parent: int, left: bool) -> int:
+        """A road label at node unless dominated there (-1); it dominates others away."""
         fq, fg, fid = front_q[node], front_g[node], front_id[node]
         k = bisect_left(fq, q - EPS)
         n = len(fq)
         if k < n and fg[k] <= g + EPS:
-            return  # a label with at least this q costs no more
+            return -1  # a label with at least this q costs no more
         lo = k  # labels with less q and no less cost are dominated by this one
         while lo > 0 and fg[lo - 1] >= g - EPS:
             lo -= 1
@@ -372,8 +385,7 @@ def _search(m: TripModel) -> Plan | Infeasible:
         labels.append((g, ROAD, node, q, parent, left))
         alive.append(True)
         fq[lo:hi], fg[lo:hi], fid[lo:hi] = [q], [g], [lid]
-        missing = need_q - q
-        push(heap, (g + rest[node] + (h_per_pct * missing if missing > 0 else 0.0), lid))
+        return lid
 
     def push_charge(i: int, k: int, g: float, parent: int, q: float) -> None:
         key = i * 4096 + k
@@ -389,8 +401,46 @@ def _search(m: TripModel) -> Plan | Infeasible:
         missing = need_q - q
         push(heap, (g + rest[i] + (h_per_pct * missing if missing > 0 else 0.0), lid))
 
-    push_road(0, o.start_soc, 0.0, -1, False)
-    settled = 0
+    def drive(lid: int) -> tuple[int, int]:
+        """Expand road label lid and its successors along the route: (goal or -1, count).
+
+        Driving leaves f = g + h unchanged (the heuristic counts the same drive time), so
+        each next road label would be popped right away: it is expanded without the heap.
+        Every node passed may start a stop (a charging label, onto the heap).
+        """
+        g, _, node, q, _, left = labels[lid]
+        count = 0
+        while True:
+            count += 1
+            if node == dest:
+                return lid, count
+            if node and not left:
+                arrival = q - c * pos[node] - det_soc[node]
+                if min_stop - EPS <= arrival < top - EPS:
+                    socs, hours = levels[node] or m.levels(node)
+                    k = bisect_left(socs, arrival - EPS)
+                    table = tables[node]
+                    assert table is not None
+                    dt = hours[k] - table.hours_to(arrival)
+                    g2 = (
+                        g
+                        + fixed[node]
+                        + (w_time * dt if dt > 0.0 else 0.0)
+                        + cost_per_pct[node] * (socs[k] - arrival)
+                    )
+                    push_charge(node, k, g2, lid, socs[k] + base[node])
+            nxt = node + 1
+            if q - c * pos[nxt] < (min_arr if nxt == dest else min_pass) - EPS:
+                return -1, count  # out of range before the next charger
+            g += per_km * (pos[nxt] - pos[node])
+            lid = add_road(nxt, q, g, lid, False)
+            if lid < 0:
+                return -1, count
+            node, left = nxt, False
+
+    goal, settled = drive(add_road(0, o.start_soc, 0.0, -1, False))
+    if goal >= 0:
+        return _plan(m, labels, goal, settled)
     while heap:
         lid = pop(heap)[1]
         if not alive[lid]:
@@ -398,38 +448,22 @@ def _search(m: TripModel) -> Plan | Infeasible:
         settled += 1
         if settled > o.max_labels:
             return Infeasible(InfeasibleReason.SEARCH_LIMIT, 0.0, 0.0, 0.0, m.n, settled)
-        g, kind, node, value, _, just_left = labels[lid]
-        if kind == ROAD:
-            if node == dest:
-                return _plan(m, labels, lid, settled)
-            nxt = node + 1
-            if value - c * pos[nxt] >= (min_arr if nxt == dest else min_pass) - EPS:
-                push_road(nxt, value, g + per_km * (pos[nxt] - pos[node]), lid, False)
-            if node and not just_left:
-                arrival = value - c * pos[node] - det_soc[node]
-                if min_stop - EPS <= arrival < top - EPS:
-                    socs, hours = m.levels(node)
-                    k = bisect_left(socs, arrival - EPS)
-                    table = tables[node]
-                    assert table is not None
-                    g2 = (
-                        g
-                        + fixed[node]
-                        + w_time * max(hours[k] - table.hours_to(arrival), 0.0)
-                        + cost_per_pct[node] * (socs[k] - arrival)
-                    )
-                    push_charge(node, k, g2, lid, socs[k] + base[node])
-        else:
-            k = int(value)
-            socs, hours = m.levels(node)
-            push_road(node, socs[k] + base[node], g, lid, True)
-            if k + 1 < len(socs):
-                g2 = (
-                    g
-                    + w_time * (hours[k + 1] - hours[k])
-                    + cost_per_pct[node] * (socs[k + 1] - socs[k])
-                )
-                push_charge(node, k + 1, g2, lid, socs[k + 1] + base[node])
+        g, _, node, value, _, _ = labels[lid]  # only charging labels wait on the heap
+        k = int(value)
+        socs, hours = levels[node] or m.levels(node)
+        road = add_road(node, socs[k] + base[node], g, lid, True)
+        if road >= 0:
+            goal, count = drive(road)
+            settled += count
+            if goal >= 0:
+                return _plan(m, labels, goal, settled)
+        if k + 1 < len(socs):
+            g2 = (
+                g
+                + w_time * (hours[k + 1] - hours[k])
+                + cost_per_pct[node] * (socs[k + 1] - socs[k])
+            )
+            push_charge(node, k + 1, g2, lid, socs[k + 1] + base[node])
     gap = m.find_gap() or (0.0, 0.0, 0.0)
     return Infeasible(InfeasibleReason.GAP_TOO_LONG, *gap, m.n, settled)
 

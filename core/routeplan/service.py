@@ -11,7 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.chargers.search import haversine_km
 from core.routeplan import planner
-from core.routeplan.candidates import CandidateCharger, CorridorQuery, load_candidates
+from core.routeplan.candidates import (
+    CandidateCharger,
+    CorridorChargers,
+    CorridorQuery,
+    load_candidates,
+)
 from core.routeplan.model import (
     ChargingCurve,
     LatLon,
@@ -32,8 +37,8 @@ from core.routeplan.schemas import (
     RoutePlan,
     VehicleSpec,
 )
+from core.users.account import CONNECTOR_TYPES
 
-CONNECTOR_TYPES = ("Type2", "CCS2", "CHAdeMO", "Type1", "CCS1", "Schuko")
 MAX_VIA, MAX_POLYLINE_CHARS, MAX_POLYLINE_POINTS = 10, 200_000, 50_000
 MAX_ROUTE_KM = 3_000.0
 ENDPOINT_TOLERANCE_KM = 10.0  # a polyline must start/end this close to origin/destination
@@ -52,7 +57,8 @@ async def plan_route(
     """
     vehicle, route = prepare(request)
     query = corridor_query(request, vehicle)
-    found = await load_candidates(session, route, query)
+    corridor = await load_candidates(session, route, query)
+    found = corridor.usable
     prices = await prices_ore_per_kwh(session, found, user_id)
     candidates = [_candidate(c, prices[c.charger_id]) for c in found]
     options = plan_options(request)
@@ -63,7 +69,7 @@ async def plan_route(
     else:
         result = planner.plan(vehicle, route.length_km, candidates, options)
     if isinstance(result, planner.Infeasible):
-        return await _explain(session, route, query, vehicle, options, candidates, result)
+        return _explain(route, corridor, query, vehicle, options, candidates, result)
     by_id = {c.charger_id: c for c in found}
     return _route_plan(result, by_id, prices, route, len(found))
 
@@ -289,9 +295,9 @@ def _route_plan(
     )
 
 
-async def _explain(
-    session: AsyncSession,
+def _explain(
     route: Route,
+    corridor: CorridorChargers,
     query: CorridorQuery,
     vehicle: Vehicle,
     options: planner.PlanOptions,
@@ -306,12 +312,7 @@ async def _explain(
             "raise the minimum charger power.",
         )
     gap = (result.gap_from_km, result.gap_to_km, result.reach_km)
-    known = {c.key for c in candidates}
-    others = [
-        c
-        for c in await load_candidates(session, route, _any_connector(query))
-        if c.charger_id not in known
-    ]
+    others = corridor.other_plugs
     if others:
         # Could a car with every plug (and either kind of charging) make it?
         peak = max(vehicle.max_ac_kw, vehicle.max_dc_kw)
@@ -339,16 +340,4 @@ async def _explain(
         f"km {gap[2]:.0f} of {route.length_km:.0f}, the next charger it could use is at "
         f"km {gap[1]:.0f} (chargers under {query.min_power_kw:g} kW not considered).",
         *gap,
-    )
-
-
-def _any_connector(q: CorridorQuery) -> CorridorQuery:
-    return CorridorQuery(
-        corridor_km=q.corridor_km,
-        connector_types=None,
-        min_power_kw=q.min_power_kw,
-        max_ac_kw=q.max_ac_kw or q.max_dc_kw,
-        max_dc_kw=q.max_dc_kw or q.max_ac_kw,
-        detour_factor=q.detour_factor,
-        chunk_km=q.chunk_km,
     )

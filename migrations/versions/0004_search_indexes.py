@@ -5,9 +5,9 @@ Revises: 0006
 Create Date: 2026-11-29 08:20:00
 
 chargersNear counts, per site of the search circle, the Accepted chargers that have a
-matching connector: (site_id, registration_status, online) on chargers and
+matching connector: (site_id, registration_status, online, id) on chargers and
 (charger_id, max_power_w, status, connector_type) on connectors answer that from the
-indexes alone, without reading table rows.
+indexes alone (index-only scans), without reading table rows.
 
 Only indexes on tables of 0001, so the position in the chain does not matter. It was
 meant to follow 0003; 0005 and 0006 were already built on 0003 when it was written, so it
@@ -28,7 +28,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_chargers_site_search",
         "chargers",
-        ["site_id", "registration_status", "online"],
+        ["site_id", "registration_status", "online", "id"],
         unique=False,
     )
     op.create_index(

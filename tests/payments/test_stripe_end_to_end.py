@@ -33,8 +33,9 @@ def settings(settings, fake_stripe):
 
 @pytest.fixture
 async def client(runtime):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.http_app()),
-                                 base_url="http://ladeflyt.test") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://ladeflyt.test"
+    ) as c:
         yield c
 
 
@@ -55,8 +56,9 @@ async def _boot(cp) -> None:
 
     await cp.call(boot16())
     for n in (1, 2):
-        await cp.call(call16.StatusNotification(connector_id=n, error_code="NoError",
-                                                status="Available"))
+        await cp.call(
+            call16.StatusNotification(connector_id=n, error_code="NoError", status="Available")
+        )
 
 
 async def _payment(runtime) -> Payment:
@@ -79,8 +81,9 @@ async def test_guest_pays_by_stripe_checkout_webhook_starts_and_exact_amount_is_
         await _boot(cp)
         page = await client.get("/pay/KLOKK-AC-01")
         assert page.status_code == 200 and "4,80" in page.text
-        checkout = await client.post("/pay/KLOKK-AC-01",
-                                     data={"method": "card", "evse": "1", "lang": "nb"})
+        checkout = await client.post(
+            "/pay/KLOKK-AC-01", data={"method": "card", "evse": "1", "lang": "nb"}
+        )
         assert checkout.status_code == 303
         assert checkout.headers["location"].startswith(fake_stripe.url + "/checkout/cs_")
         (session_request,) = fake_stripe.requests_to("/v1/checkout/sessions", "POST")
@@ -94,12 +97,15 @@ async def test_guest_pays_by_stripe_checkout_webhook_starts_and_exact_amount_is_
         # The guest pays on Stripe's page, then Stripe tells us (twice, and once late).
         fake_stripe.approve_checkout(session_id)
         stripe_session = fake_stripe.sessions[session_id]
-        body, signature = fake_stripe.signed_event("checkout.session.completed",
-                                                   stripe_session, SECRET)
+        body, signature = fake_stripe.signed_event(
+            "checkout.session.completed", stripe_session, SECRET
+        )
         for _ in range(3):
-            response = await client.post("/webhooks/stripe", content=body,
-                                         headers={"Stripe-Signature": signature,
-                                                  "Content-Type": "application/json"})
+            response = await client.post(
+                "/webhooks/stripe",
+                content=body,
+                headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
+            )
             assert response.status_code == 202
 
         async def events(s):
@@ -134,11 +140,16 @@ async def test_guest_pays_by_stripe_checkout_webhook_starts_and_exact_amount_is_
     done = await arrange(runtime, lambda s: s.get(ChargingSession, cs.id))
     assert (done.cost_ore, done.payment_state) == (2_400, "paid")
     # A late, replayed webhook from before the capture changes nothing.
-    late, late_signature = fake_stripe.signed_event("payment_intent.amount_capturable_updated",
-                                                    {"id": payment.provider_ref,
-                                                     "object": "payment_intent"}, SECRET)
-    assert (await client.post("/webhooks/stripe", content=late,
-                              headers={"Stripe-Signature": late_signature})).status_code == 202
+    late, late_signature = fake_stripe.signed_event(
+        "payment_intent.amount_capturable_updated",
+        {"id": payment.provider_ref, "object": "payment_intent"},
+        SECRET,
+    )
+    assert (
+        await client.post(
+            "/webhooks/stripe", content=late, headers={"Stripe-Signature": late_signature}
+        )
+    ).status_code == 202
     await runtime.payment_worker.run_jobs(reminders=False)
     assert (await _payment(runtime)).amount_captured_ore == 2_400
     assert len([r for r in fake_stripe.requests if r.path.endswith("/capture")]) == 1
@@ -149,25 +160,37 @@ async def _first_session(s):
 
 
 async def test_webhook_signatures_are_checked(runtime, client, fake_stripe):
-    body, signature = fake_stripe.signed_event("payment_intent.succeeded",
-                                               {"id": "pi_x", "object": "payment_intent"}, SECRET)
+    body, signature = fake_stripe.signed_event(
+        "payment_intent.succeeded", {"id": "pi_x", "object": "payment_intent"}, SECRET
+    )
     assert (await client.post("/webhooks/stripe", content=body)).status_code == 401
     forged = signature.replace("v1=", "v1=0")
-    assert (await client.post("/webhooks/stripe", content=body,
-                              headers={"Stripe-Signature": forged})).status_code == 401
+    assert (
+        await client.post("/webhooks/stripe", content=body, headers={"Stripe-Signature": forged})
+    ).status_code == 401
     stale_body, stale = fake_stripe.signed_event(
-        "payment_intent.succeeded", {"id": "pi_x", "object": "payment_intent"}, SECRET,
-        timestamp=int(time.time()) - 3600)
-    assert (await client.post("/webhooks/stripe", content=stale_body,
-                              headers={"Stripe-Signature": stale})).status_code == 401
+        "payment_intent.succeeded",
+        {"id": "pi_x", "object": "payment_intent"},
+        SECRET,
+        timestamp=int(time.time()) - 3600,
+    )
+    assert (
+        await client.post(
+            "/webhooks/stripe", content=stale_body, headers={"Stripe-Signature": stale}
+        )
+    ).status_code == 401
     tampered = body.replace(b"pi_x", b"pi_y")
-    assert (await client.post("/webhooks/stripe", content=tampered,
-                              headers={"Stripe-Signature": signature})).status_code == 401
+    assert (
+        await client.post(
+            "/webhooks/stripe", content=tampered, headers={"Stripe-Signature": signature}
+        )
+    ).status_code == 401
 
     async def events(s):
         return (await s.execute(select(func.count()).select_from(WebhookEvent))).scalar_one()
 
     assert await arrange(runtime, events) == 0
     runtime.settings.stripe_webhook_secret = ""
-    assert (await client.post("/webhooks/stripe", content=body,
-                              headers={"Stripe-Signature": signature})).status_code == 404
+    assert (
+        await client.post("/webhooks/stripe", content=body, headers={"Stripe-Signature": signature})
+    ).status_code == 404

@@ -27,7 +27,7 @@ class Payment(Base):
     # Our reference (8-64 chars): Vipps' reference, Stripe metadata, idempotency keys.
     reference: Mapped[str] = mapped_column(String(64), unique=True)
     purpose: Mapped[str] = mapped_column(String(10))  # session | invoice
-    provider: Mapped[str] = mapped_column(String(12))
+    provider: Mapped[str] = mapped_column(String(20))
     method: Mapped[str] = mapped_column(String(10))  # card | vipps
     provider_ref: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(12), default="pending")

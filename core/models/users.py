@@ -84,7 +84,7 @@ class PaymentMethod(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    provider: Mapped[str] = mapped_column(String(12))  # stripe | vipps | sandbox
+    provider: Mapped[str] = mapped_column(String(20))  # stripe | vipps | sandbox-card | ...
     kind: Mapped[str] = mapped_column(String(12))  # card | vipps
     provider_ref: Mapped[str] = mapped_column(String(100), default="")
     brand: Mapped[str] = mapped_column(String(20), default="")

@@ -358,7 +358,7 @@ async def after_change(ctx: Payments, payment_id: int) -> None:
             await mark_paid(session, invoice_id)
             return
     if purpose == "invoice" and status == PaymentState.AUTHORIZED.value:
-        async with ctx.sessions() as session:
+        async with transaction(ctx.sessions) as session:
             payment = await session.get_one(Payment, payment_id)
             provider, ref, amount = (
                 ctx.provider(payment.provider),
@@ -366,12 +366,24 @@ async def after_change(ctx: Payments, payment_id: int) -> None:
                 payment.amount_authorized_ore,
             )
             key = f"capture:{payment.reference}"
+            # The payer's return and the webhook both get here: one captures.
+            if not await ledger.claim(session, payment, "capture", key, amount):
+                return
         assert ref is not None
-        if await call_provider(
-            ctx, payment_id, "capture", key, amount, lambda: provider.capture(ref, amount, key)
-        ):
-            async with transaction(ctx.sessions) as session:
-                await mark_paid(session, invoice_id or 0)
+
+        async def paid(session: AsyncSession, state: ProviderPayment | None) -> None:
+            if state is not None and invoice_id is not None:
+                await mark_paid(session, invoice_id)
+
+        await call_provider(
+            ctx,
+            payment_id,
+            "capture",
+            key,
+            amount,
+            lambda: provider.capture(ref, amount, key),
+            paid,
+        )
         return
     if purpose == "session" and session_id is not None and status == PaymentState.AUTHORIZED.value:
         await settle_session(ctx, session_id)

@@ -115,15 +115,8 @@ async def test_guest_pays_by_card_charges_stops_and_gets_the_exact_receipt(
 
 
 async def test_abandoned_vipps_payment_says_so_and_never_starts_the_charger(
-    runtime, ocpp_url, phone, settings, request
+    runtime, ocpp_url, phone
 ):
-    if settings.database_url.startswith("postgresql"):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="payments.provider is VARCHAR(12); 'sandbox-vipps' has 13 characters",
-            )
-        )
     await priced_site(runtime)
     async with online(ocpp_url) as charger:
         await phone.goto(f"/pay/{CODE}")

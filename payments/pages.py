@@ -77,7 +77,8 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
                 from core.models import Site
 
                 site_row = await session.get(Site, charger.site_id)
-                site = f"{site_row.name}, {site_row.address}" if site_row else ""
+                parts = [site_row.name, site_row.address] if site_row else []
+                site = ", ".join(p for p in parts if p)
         quote = quotes.get(first.id)
         price_lines = []
         if quote is not None and quote.price_configured:
@@ -93,7 +94,7 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
             "pay_start.html",
             lang,
             409 if error else 200,
-            title=t["charge_at"],
+            title=f"{t['charge_at']} {code}",
             code=code,
             site=site,
             error=error,
@@ -133,7 +134,9 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
                 email=email.strip() or None,
                 language=lang,
             )
-        except (guest.GuestError, PaymentDeclined) as error:
+        except guest.GuestError as error:
+            return await _start_page(request, code, lang, texts(lang).get(error.key, str(error)))
+        except PaymentDeclined as error:
             return await _start_page(request, code, lang, str(error))
         return RedirectResponse(redirect, status_code=303)
 

@@ -40,7 +40,12 @@ from core.users.service import UserError, normalize_phone
 
 
 class GuestError(Exception):
-    """Shown to the guest as is: the connector is busy, the link has expired, ..."""
+    """Shown to the guest: `key` names the page text (payments/i18n.py), the message is
+    the English fallback."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 def token_hash(token: str) -> str:
@@ -105,16 +110,16 @@ async def start_checkout(
         try:
             phone = normalize_phone(phone)
         except UserError as error:
-            raise GuestError(str(error)) from None
+            raise GuestError("invalid_phone", str(error)) from None
     async with transaction(ctx.sessions) as session:
         found = await connector_for(session, code, evse_id)
         if found is None:
-            raise GuestError("unknown charger or connector")
+            raise GuestError("unknown_connector", "unknown charger or connector")
         charger, connector = found
         if not charger.online or not ctx.commands.is_connected(charger.charge_point_id):
-            raise GuestError("the charger is offline")
+            raise GuestError("charger_offline", "the charger is offline")
         if connector.status not in driver.STARTABLE:
-            raise GuestError(f"the connector is {connector.status}")
+            raise GuestError("connector_busy", f"the connector is {connector.status}")
         guest_token = IdToken(
             token=("APP" if user_id else "GST") + secrets.token_hex(8).upper(),
             kind=(IdTokenKind.APP if user_id else IdTokenKind.GUEST).value,
@@ -168,10 +173,12 @@ async def start_checkout(
         )
     except PaymentProviderUnavailable:
         await _set(ctx, token, "failed", "the payment service is unavailable; try again")
-        raise GuestError("the payment service is unavailable; try again shortly") from None
+        raise GuestError(
+            "payment_unavailable", "the payment service is unavailable; try again shortly"
+        ) from None
     if state is None or state.redirect_url is None:
         await _set(ctx, token, "failed", "the payment could not be started")
-        raise GuestError("the payment could not be started")
+        raise GuestError("payment_not_started", "the payment could not be started")
     return token, state.redirect_url
 
 

@@ -152,19 +152,19 @@ async def test_paying_at_an_offline_or_busy_charger_is_refused_with_the_reason(
 
     offline = await http.post(f"/pay/{CODE}", data={"method": "card", "evse": 1})
     assert offline.status_code == 409
-    assert re.search(r'role="alert">\s*the charger is offline\s*<', offline.text), offline.text
+    assert re.search(r'role="alert">\s*Laderen er ikke tilkoblet', offline.text), offline.text
     assert "Betal med kort" in offline.text  # the page again, to try another time
 
     async with online(ocpp_url, statuses=("Charging", "Available")) as charger:
         busy = await http.post(f"/pay/{CODE}", data={"method": "card", "evse": 1})
-        assert busy.status_code == 409 and "the connector is Charging" in busy.text
+        assert busy.status_code == 409 and "Kontakten er opptatt" in busy.text
         bad_phone = await http.post(
             f"/pay/{CODE}", data={"method": "card", "evse": 2, "phone": "12"}
         )
-        assert bad_phone.status_code == 409
+        assert bad_phone.status_code == 409 and "Mobilnummeret" in bad_phone.text
         no_such_connector = await http.post(f"/pay/{CODE}", data={"method": "card", "evse": 9})
         assert no_such_connector.status_code == 409
-        assert "unknown charger or connector" in no_such_connector.text
+        assert "Fant ikke laderen eller kontakten" in no_such_connector.text
         unknown = await http.post("/pay/NO-SUCH-1", data={"method": "card", "evse": 1})
         assert unknown.status_code == 404
         cash = await http.post(f"/pay/{CODE}", data={"method": "cash", "evse": 2})

@@ -7,9 +7,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.chargers.search import haversine_km
+from core.models import Connector
 from core.routeplan import planner
 from core.routeplan.candidates import (
     CandidateCharger,
@@ -37,6 +39,7 @@ from core.routeplan.schemas import (
     RoutePlan,
     VehicleSpec,
 )
+from core.sessions.costs import connector_quotes
 from core.users.account import CONNECTOR_TYPES
 
 MAX_VIA, MAX_POLYLINE_CHARS, MAX_POLYLINE_POINTS = 10, 200_000, 50_000
@@ -71,6 +74,9 @@ async def plan_route(
     if isinstance(result, planner.Infeasible):
         return _explain(route, corridor, query, vehicle, options, candidates, result)
     by_id = {c.charger_id: c for c in found}
+    # The stops are priced at this driver's tariff (the search ranked by list prices).
+    stops = [by_id[s.candidate.key].charger_id for s in result.stops]
+    prices.update(await driver_prices_ore_per_kwh(session, stops, user_id))
     return _route_plan(result, by_id, prices, route, len(found))
 
 
@@ -83,6 +89,27 @@ async def prices_ore_per_kwh(
     driver's customer group here (hence the session and the user id).
     """
     return {c.charger_id: c.list_price_ore_per_kwh for c in chargers}
+
+
+async def driver_prices_ore_per_kwh(
+    session: AsyncSession, charger_ids: Sequence[int], user_id: int | None
+) -> dict[int, int]:
+    """This driver's price per kWh (øre incl. VAT) from the tariff engine, by charger id,
+    for the chargers that have one (a headline energy price)."""
+    if not charger_ids:
+        return {}
+    rows = await session.execute(
+        select(func.min(Connector.id), Connector.charger_id)
+        .where(Connector.charger_id.in_(set(charger_ids)))
+        .group_by(Connector.charger_id)
+    )
+    connector_of = {connector_id: charger_id for connector_id, charger_id in rows}
+    quotes = await connector_quotes(session, list(connector_of), user_id)
+    return {
+        connector_of[pk]: quote.headline_ore_per_kwh
+        for pk, quote in quotes.items()
+        if quote.price_configured and quote.headline_ore_per_kwh is not None
+    }
 
 
 def stop_cost_ore(energy_wh: int, price_ore_per_kwh: int) -> int:
@@ -314,12 +341,11 @@ def _explain(
     gap = (result.gap_from_km, result.gap_to_km, result.reach_km)
     others = corridor.other_plugs
     if others:
-        # Could a car with every plug (and either kind of charging) make it?
-        peak = max(vehicle.max_ac_kw, vehicle.max_dc_kw)
-        any_plug = replace(vehicle, max_ac_kw=peak, max_dc_kw=peak)
-        extra = [_candidate(c, c.list_price_ore_per_kwh) for c in others]
-        pooled = planner.prune_candidates(candidates + extra, any_plug, options, route.length_km)
-        if planner.TripModel(any_plug, route.length_km, pooled, options).find_gap() is None:
+        # Would the car make it if it could plug into those too (charging the way it can)?
+        dc = vehicle.max_dc_kw >= vehicle.max_ac_kw
+        extra = [replace(_candidate(c, c.list_price_ore_per_kwh), dc=dc) for c in others]
+        pooled = planner.prune_candidates(candidates + extra, vehicle, options, route.length_km)
+        if planner.TripModel(vehicle, route.length_km, pooled, options).find_gap() is None:
             lo, hi = gap[0], gap[1]
             helpful = sorted({c.connector_type for c in others if lo <= c.position_km <= hi})
             types = tuple(helpful or sorted({c.connector_type for c in others}))

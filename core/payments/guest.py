@@ -259,6 +259,9 @@ async def advance_checkout(ctx: Payments, checkout_id: int) -> None:
         ctx.commands, plan, timeout=ctx.settings.remote_start_timeout_s
     )
     if isinstance(outcome, driver.Refused):
+        if outcome.uncertain:  # it may still start: keep the hold, reconciliation decides
+            await _set_status(ctx, checkout_id, "charging", outcome.message)
+            return
         await release(ctx, payment_id)
         await _set_status(ctx, checkout_id, "failed", outcome.message)
         return

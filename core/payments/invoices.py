@@ -113,11 +113,29 @@ async def pay(ctx: Payments, token: str, method: str) -> str:
         invoice = await session.get_one(Invoice, link.invoice_id)
         if invoice.status not in UNPAID:
             raise InvoiceLinkError("this invoice is already paid")
-        if link.payment_id is not None:
-            existing = await session.get_one(Payment, link.payment_id)
-            if existing.status == PaymentState.PENDING.value and existing.redirect_url:
-                return existing.redirect_url  # single use: continue the payment under way
-            if existing.status in (PaymentState.AUTHORIZED.value, PaymentState.CAPTURED.value):
+        # Lock the invoice: two submits, or two reminder links, must not both pay it.
+        await session.execute(select(Invoice.id).where(Invoice.id == invoice.id).with_for_update())
+        under_way = (
+            await session.execute(
+                select(Payment)
+                .where(
+                    Payment.invoice_id == invoice.id,
+                    Payment.status.in_(
+                        (
+                            PaymentState.PENDING.value,
+                            PaymentState.AUTHORIZED.value,
+                            PaymentState.CAPTURED.value,
+                        )
+                    ),
+                )
+                .order_by(Payment.id.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if under_way is not None:
+            if under_way.status == PaymentState.PENDING.value and under_way.redirect_url:
+                return under_way.redirect_url  # continue the payment already under way
+            if under_way.status != PaymentState.PENDING.value:
                 raise InvoiceLinkError("this invoice is being paid")
         amount = max(invoice.total_ore - invoice.credited_ore, 0)
         if amount == 0:

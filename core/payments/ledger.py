@@ -8,7 +8,7 @@ result again, and the unique key keeps one row. Provider state only moves a paym
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -159,9 +159,15 @@ async def claim(
     )
     if inserted.first() is not None:
         return True
+    # An earlier attempt that failed, or died mid-call long enough ago, may be retried.
+    stale = utcnow() - timedelta(minutes=5)
     retried = await session.execute(
         update(PaymentOperation)
-        .where(PaymentOperation.idempotency_key == key, PaymentOperation.outcome == "error")
-        .values(outcome="pending")
+        .where(
+            PaymentOperation.idempotency_key == key,
+            (PaymentOperation.outcome == "error")
+            | ((PaymentOperation.outcome == "pending") & (PaymentOperation.created_at < stale)),
+        )
+        .values(outcome="pending", created_at=utcnow())
     )
     return getattr(retried, "rowcount", 0) == 1

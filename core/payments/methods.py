@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import PaymentMethod, User
 from core.payments.service import Payments
-from core.ports import CardSetup, PaymentDeclined
+from core.ports import CardSetup, PaymentDeclined, PaymentProviderUnavailable
 from core.users.account import AccountError
 
 
 async def begin_card_setup(ctx: Payments, session: AsyncSession, user: User) -> CardSetup:
     if ctx.vault is None:
         raise AccountError("NotAllowed", "card payments are not available")
-    setup = await ctx.vault.setup(user.payment_customer_ref, user.email, user.phone)
+    try:
+        setup = await ctx.vault.setup(user.payment_customer_ref, user.email, user.phone)
+    except (PaymentDeclined, PaymentProviderUnavailable) as error:
+        raise AccountError("NotAllowed", f"the card service refused: {error}") from None
     user.payment_customer_ref = setup.customer_ref
     await session.flush()
     return setup
@@ -55,9 +56,9 @@ async def save_card(
             return method
     try:
         card = await ctx.vault.card(payment_method_ref)
-    except PaymentDeclined as error:
+        provider = ctx.for_method("card")
+    except (PaymentDeclined, PaymentProviderUnavailable) as error:
         raise AccountError("InvalidInput", str(error), "paymentMethodRef") from None
-    provider = ctx.for_method("card")
     return await _add(
         session,
         user,
@@ -100,8 +101,12 @@ async def remove(ctx: Payments, session: AsyncSession, user: User, method_id: in
     if method is None or method.user_id != user.id:
         raise AccountError("NotFound", "no such payment method of yours")
     if method.kind == "card" and ctx.vault is not None and method.provider_ref:
-        with contextlib.suppress(PaymentDeclined):  # already gone at the provider
+        try:
             await ctx.vault.detach(method.provider_ref)
+        except PaymentDeclined:
+            pass  # already gone at the provider
+        except PaymentProviderUnavailable as error:
+            raise AccountError("NotAllowed", f"the card service is unavailable: {error}") from None
     was_default = method.is_default
     await session.delete(method)
     await session.flush()

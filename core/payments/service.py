@@ -26,6 +26,8 @@ from core.models import (
     ChargingSession,
     IdToken,
     IdTokenKind,
+    IdTokenStatus,
+    Invoice,
     Payment,
     PaymentMethod,
     SessionStatus,
@@ -107,7 +109,7 @@ async def call_provider(
             if then is not None:
                 await then(session, None)
         return None
-    except PaymentProviderUnavailable as error:
+    except Exception as error:  # unavailable, or unexpected: retryable with the same key
         async with transaction(ctx.sessions) as session:
             payment = await session.get_one(Payment, payment_id)
             await ledger.record(session, payment, kind, key, amount_ore, "error", str(error))
@@ -144,7 +146,10 @@ async def hold_for_start(
         ).scalar_one_or_none()
         if card is None:
             return "add a payment card first"
-        provider = ctx.providers.get(card.provider) or ctx.for_method("card")
+        try:
+            provider = ctx.providers.get(card.provider) or ctx.for_method("card")
+        except PaymentDeclined:
+            return "card payments are not available right now"
         token = IdToken(
             token=token_kind.value.upper()[:3] + secrets.token_hex(8).upper(),
             kind=token_kind.value,
@@ -199,9 +204,15 @@ async def hold_for_start(
 
 
 async def release(ctx: Payments, payment_id: int) -> None:
-    """Cancel a hold that will not be used (the charger refused to start, ...)."""
+    """Cancel a hold that will not be used (the charger refused to start, ...).
+
+    Its id token is blocked first, so a start that arrives late cannot charge for free."""
     async with transaction(ctx.sessions) as session:
         payment = await session.get_one(Payment, payment_id)
+        if payment.id_token_pk is not None:
+            token = await session.get(IdToken, payment.id_token_pk)
+            if token is not None:
+                token.status = IdTokenStatus.BLOCKED.value
         if payment.status not in (PaymentState.PENDING.value, PaymentState.AUTHORIZED.value):
             return
         provider, ref, reference = (
@@ -263,6 +274,7 @@ async def settle_session(ctx: Payments, session_id: int) -> str | None:
         provider = ctx.provider(payment.provider)
         ref, reference, payment_id = payment.provider_ref, payment.reference, payment.id
         over = cs.cost_ore > payment.amount_authorized_ore
+        authorized = payment.amount_authorized_ore
         kind = "capture" if amount > 0 else "cancel"
         key = f"{kind}:{reference}"
         if not await ledger.claim(session, payment, kind, key, amount):
@@ -287,7 +299,7 @@ async def settle_session(ctx: Payments, session_id: int) -> str | None:
             ctx, payment_id, "cancel", key, 0, lambda: provider.cancel(ref, key), mark
         )
     else:
-        await call_provider(
+        captured = await call_provider(
             ctx,
             payment_id,
             "capture",
@@ -296,6 +308,12 @@ async def settle_session(ctx: Payments, session_id: int) -> str | None:
             lambda: provider.capture(ref, amount, key),
             mark,
         )
+        if captured is not None and provider.method == "vipps" and amount < authorized:
+            # Vipps keeps the rest reserved until it expires: cancel what we won't capture.
+            rest = f"cancel:{reference}"
+            await call_provider(
+                ctx, payment_id, "cancel", rest, 0, lambda: provider.cancel(ref, rest)
+            )
     return outcome[0] if outcome else None
 
 
@@ -354,9 +372,15 @@ async def after_change(ctx: Payments, payment_id: int) -> None:
         payment = await session.get_one(Payment, payment_id)
         status, purpose = payment.status, payment.purpose
         invoice_id, session_id = payment.invoice_id, payment.session_id
-        if purpose == "invoice" and status == PaymentState.CAPTURED.value and invoice_id:
-            await mark_paid(session, invoice_id)
+        invoice = await session.get(Invoice, invoice_id) if invoice_id else None
+        unpaid = invoice is not None and invoice.status in ("open", "overdue")
+        if purpose == "invoice" and status == PaymentState.CAPTURED.value and unpaid:
+            await mark_paid(session, invoice_id or 0)
             return
+    if purpose == "invoice" and status == PaymentState.AUTHORIZED.value and not unpaid:
+        # Paid or credited meanwhile (another link, the bank): do not take the money twice.
+        await release(ctx, payment_id)
+        return
     if purpose == "invoice" and status == PaymentState.AUTHORIZED.value:
         async with transaction(ctx.sessions) as session:
             payment = await session.get_one(Payment, payment_id)
@@ -372,8 +396,9 @@ async def after_change(ctx: Payments, payment_id: int) -> None:
         assert ref is not None
 
         async def paid(session: AsyncSession, state: ProviderPayment | None) -> None:
-            if state is not None and invoice_id is not None:
-                await mark_paid(session, invoice_id)
+            inv = await session.get(Invoice, invoice_id) if invoice_id else None
+            if state is not None and inv is not None and inv.status in ("open", "overdue"):
+                await mark_paid(session, inv.id)
 
         await call_provider(
             ctx,
@@ -437,6 +462,9 @@ async def reconcile(ctx: Payments, now: datetime | None = None) -> int:
                 await advance_checkout(ctx, checkout_id)
         except PaymentProviderUnavailable:
             continue
+        except Exception:  # one bad payment must not stop the others
+            log.exception("reconciling payment %s failed", payment_id)
+            continue
         touched += 1
     async with ctx.sessions() as session:
         unsettled = (
@@ -459,9 +487,46 @@ async def reconcile(ctx: Payments, now: datetime | None = None) -> int:
             await settle_session(ctx, session_id)
         except PaymentProviderUnavailable:
             continue
+        except Exception:
+            log.exception("settling session %s failed", session_id)
+            continue
         touched += 1
+    touched += await release_unused_holds(ctx, now)
     touched += await stop_before_holds_lapse(ctx, now)
     return touched
+
+
+async def release_unused_holds(ctx: Payments, now: datetime, after_minutes: int = 10) -> int:
+    """Holds whose charger never started (no session with their token after a while)."""
+    started = (
+        select(ChargingSession.id)
+        .where(ChargingSession.id_token_pk == Payment.id_token_pk)
+        .exists()
+    )
+    async with ctx.sessions() as session:
+        unused = (
+            (
+                await session.execute(
+                    select(Payment.id).where(
+                        Payment.purpose == "session",
+                        Payment.status == PaymentState.AUTHORIZED.value,
+                        Payment.id_token_pk.is_not(None),
+                        Payment.updated_at < now - timedelta(minutes=after_minutes),
+                        ~started,
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    released = 0
+    for payment_id in unused:
+        try:
+            await release(ctx, payment_id)
+            released += 1
+        except Exception:
+            log.exception("releasing unused hold %s failed", payment_id)
+    return released
 
 
 async def stop_before_holds_lapse(ctx: Payments, now: datetime, margin_hours: float = 6) -> int:

@@ -70,6 +70,6 @@ async def start_paid(
     outcome = await driver.send_start(
         ctx.commands, replace(plan, id_token=hold.id_token), timeout=timeout
     )
-    if isinstance(outcome, driver.Refused):
+    if isinstance(outcome, driver.Refused) and not outcome.uncertain:
         await release(ctx, hold.payment_id)
     return outcome

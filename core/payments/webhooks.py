@@ -86,8 +86,13 @@ async def process_pending(ctx: Payments, limit: int = 100) -> int:
         )
     handled = 0
     for event_id in pending:
-        if await handle(ctx, event_id):
-            handled += 1
+        try:
+            if await handle(ctx, event_id):
+                handled += 1
+        except Exception as error:  # recorded on the event; the others go on
+            log.exception("webhook event %s failed", event_id)
+            async with transaction(ctx.sessions) as session:
+                (await session.get_one(WebhookEvent, event_id)).error = repr(error)[:300]
     return handled
 
 

@@ -61,6 +61,9 @@ class Refused:
     kind: str  # ChargerOffline | ConnectorUnavailable | PaymentMethodRequired | NotAllowed |
     #            NotYourSession | SessionNotActive
     message: str
+    # No answer (timeout, busy): the charger may still start. A hold must not be released
+    # on this; reconciliation releases it if no session shows up.
+    uncertain: bool = False
 
 
 # ------------------------------------------------------------------ readiness
@@ -192,9 +195,11 @@ async def send_start(
     except bus.ChargerOffline:
         return Refused("ChargerOffline", f"charger {plan.charge_point_id} is offline")
     except bus.ChargerBusy:
-        return Refused("ChargerOffline", "the charger is busy; try again in a moment")
+        return Refused(
+            "ChargerOffline", "the charger is busy; try again in a moment", uncertain=True
+        )
     except bus.CommandTimeout:
-        return Refused("ChargerOffline", "the charger did not answer in time")
+        return Refused("ChargerOffline", "the charger did not answer in time", uncertain=True)
     except bus.CommandError as error:
         return Refused("NotAllowed", f"the charger refused: {error}")
     if not result.accepted:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -141,6 +141,25 @@ async def test_rejected_message_fails_for_good_and_transient_errors_retry(sessio
     flaky = _Flaky()
     dispatcher = SmsDispatcher(sessions, flaky)
     assert await dispatcher.run_once(NOON) == 0
-    assert await dispatcher.run_once(NOON) == 1
+    assert await dispatcher.run_once(NOON) == 0  # backing off
+    assert await dispatcher.run_once(NOON + timedelta(seconds=31)) == 1
     retried = (await _messages(sessions))[1]
     assert (retried.status, retried.provider_sid, retried.attempts) == ("accepted", "SM123", 2)
+
+
+class _Broken:
+    async def send(self, message: OutboundSms) -> str:
+        raise ConnectionError("still down")
+
+
+async def test_a_message_that_keeps_failing_is_given_up_after_a_few_attempts(sessions):
+    async with transaction(sessions) as s:
+        await outbox.queue_sms(s, to="+4791234567", kind="x", body="z", dedup_key="dead",
+                               at=NOON)
+    dispatcher = SmsDispatcher(sessions, _Broken())
+    at = NOON
+    for _ in range(10):
+        await dispatcher.run_once(at)
+        at += timedelta(hours=1)
+    (message,) = await _messages(sessions)
+    assert (message.status, message.attempts, message.error_code) == ("failed", 6, "attempts")

@@ -134,6 +134,7 @@ async def pay(ctx: Payments, token: str, method: str) -> str:
         ).scalar_one_or_none()
         if under_way is not None:
             if under_way.status == PaymentState.PENDING.value and under_way.redirect_url:
+                link.payment_id = under_way.id
                 return under_way.redirect_url  # continue the payment already under way
             if under_way.status != PaymentState.PENDING.value:
                 raise InvoiceLinkError("this invoice is being paid")

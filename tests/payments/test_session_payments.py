@@ -252,3 +252,80 @@ async def test_operator_refund_is_recorded_and_bounded(runtime, client, ocpp_url
         await refund(runtime.payments, paid.reference, 700, "more than is left")
     bank = runtime.payments.providers["sandbox-card"].bank
     assert bank.payments[paid.provider_ref].refunded_ore == 400
+
+
+async def test_unanswered_start_keeps_the_hold_until_reconciliation_frees_it(
+    runtime, client, ocpp_url, settings
+):
+    from datetime import timedelta
+
+    from core.models import IdToken
+    from core.payments.service import reconcile
+    from core.timeutil import utcnow
+
+    settings.remote_start_timeout_s = 0.3
+    token, connector = await _setup(runtime, client)
+    async with connect(ocpp_url, "CP-1", charger_class=ChargingCharger) as cp:
+        await _boot(cp)
+        cp.answer_delay = 2.0  # answers too late: it might still start
+        result = await gql(client, START, {"c": connector}, token)
+        assert result["data"]["startCharging"]["__typename"] == "ChargerOffline"
+        assert (await _payment(runtime)).status == "authorized"  # not released on a guess
+    # No session ever came: reconciliation releases the hold and blocks its token.
+    await reconcile(runtime.payments, utcnow() + timedelta(minutes=15))
+    payment = await _payment(runtime)
+    assert payment.status == "cancelled"
+
+    async def token_status(s):
+        return (await s.get_one(IdToken, payment.id_token_pk)).status
+
+    assert await arrange(runtime, token_status) == "blocked"
+
+
+async def test_an_invoice_is_paid_once_even_from_two_links(runtime):
+    from datetime import UTC, date, datetime
+
+    from core.models import Invoice
+    from core.payments import invoices
+
+    async def invoice(s):
+        user = User(phone="+4791234567", name="Kari")
+        s.add(user)
+        await s.flush()
+        now = datetime.now(UTC)
+        inv = Invoice(
+            number=9,
+            user_id=user.id,
+            period="2026-10",
+            period_start=now,
+            period_end=now,
+            issue_date=date(2026, 11, 1),
+            due_date=date(2026, 11, 5),
+            kid="00000090000000090",
+            net_ore=800,
+            vat_ore=200,
+            total_ore=1_000,
+        )
+        s.add(inv)
+        await s.flush()
+        return (
+            await invoices.create_link(s, inv.id, 30, 5),
+            await invoices.create_link(s, inv.id, 30, 12),
+        )
+
+    first, second = await arrange(runtime, invoice)
+    url = await invoices.pay(runtime.payments, first, "card")
+    # The second reminder's link continues the same payment instead of starting another.
+    assert await invoices.pay(runtime.payments, second, "card") == url
+    ref = url.rsplit("/", 1)[1]
+    runtime.payments.providers["sandbox-card"].bank.decide(ref, approve=True)
+    await invoices.settle(runtime.payments, second)
+
+    async def payments(s):
+        return [
+            (p.status, p.amount_captured_ore) for p in (await s.execute(select(Payment))).scalars()
+        ]
+
+    assert await arrange(runtime, payments) == [("captured", 1_000)]
+    with pytest.raises(invoices.InvoiceLinkError):
+        await invoices.pay(runtime.payments, first, "vipps")

@@ -154,8 +154,7 @@ class _Broken:
 
 async def test_a_message_that_keeps_failing_is_given_up_after_a_few_attempts(sessions):
     async with transaction(sessions) as s:
-        await outbox.queue_sms(s, to="+4791234567", kind="x", body="z", dedup_key="dead",
-                               at=NOON)
+        await outbox.queue_sms(s, to="+4791234567", kind="x", body="z", dedup_key="dead", at=NOON)
     dispatcher = SmsDispatcher(sessions, _Broken())
     at = NOON
     for _ in range(10):

@@ -28,9 +28,10 @@ from core.bus import (
     CommandResult,
     CommandTimeout,
 )
+from core.chargers import service as chargers
 from core.chargers.service import ChargerIdentity
 from core.models import RegistrationStatus
-from core.timeutil import utcnow
+from core.timeutil import parse_ocpp_datetime, utcnow
 from core.uow import UnitOfWork
 from ocpp_gateway.context import GatewayContext
 from ocpp_gateway.framing import CALL, CALLERROR, CALLRESULT, Codes, RpcError, parse_frame, validate
@@ -165,6 +166,43 @@ class Connection(ChargePoint):
                 log.error("%s: invalid %s response %s: %s", self.cp_id, action, response, error)
                 raise RpcError(message_id, "InternalError", "invalid response", {}) from None
         return response
+
+    # ----------------------------------------------------------------- shared by all versions
+    # Same action names and payload keys in 1.6 (with its security extension) and 2.x.
+
+    @handles("DataTransfer")
+    async def on_data_transfer(self, p: dict[str, Any]) -> dict[str, Any]:
+        await self._event("DataTransfer", p.get("messageId") or p["vendorId"], p)
+        # Stored for the operator; no vendor extension is acted upon.
+        return {"status": "UnknownVendorId"}
+
+    @handles("FirmwareStatusNotification")
+    async def on_firmware_status(self, p: dict[str, Any]) -> dict[str, Any]:
+        await self._event("FirmwareStatusNotification", p["status"], p)
+        return {}
+
+    @handles("LogStatusNotification")
+    async def on_log_status(self, p: dict[str, Any]) -> dict[str, Any]:
+        await self._event("LogStatusNotification", p["status"], p)
+        return {}
+
+    @handles("SecurityEventNotification")
+    async def on_security_event(self, p: dict[str, Any]) -> dict[str, Any]:
+        await self._event("SecurityEventNotification", p["type"], p, p.get("timestamp"))
+        return {}
+
+    async def _event(
+        self, kind: str, summary: str, payload: dict[str, Any], timestamp: str | None = None
+    ) -> None:
+        """Store something the charger reported about itself (ChargerEvent)."""
+        at = (parse_ocpp_datetime(timestamp) if timestamp else None) or utcnow()
+
+        async def work(uow: UnitOfWork) -> None:
+            await chargers.record_event(
+                uow, self.charger_id, kind, occurred_at=at, summary=summary, payload=payload
+            )
+
+        await self.unit(work)
 
     async def _send(self, message: str) -> None:
         await self._connection.send(message)

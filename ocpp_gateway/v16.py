@@ -12,7 +12,6 @@ from core import bus
 from core.chargers import service as chargers
 from core.sessions import service as sessions
 from core.timeutil import format_ocpp_datetime, parse_ocpp_datetime, utcnow
-from core.uow import UnitOfWork
 from core.users.service import Authorization, authorize
 from ocpp_gateway.connection import Connection, handles
 from ocpp_gateway.meter import readings_from_v16
@@ -157,48 +156,15 @@ class V16Connection(Connection):
         )
         return {}
 
-    @handles("DataTransfer")
-    async def on_data_transfer(self, p: dict[str, Any]) -> dict[str, Any]:
-        await self._event("DataTransfer", p.get("messageId") or p["vendorId"], p)
-        # Stored for the operator; no vendor extension is acted upon.
-        return {"status": "UnknownVendorId"}
-
-    @handles("FirmwareStatusNotification")
-    async def on_firmware_status(self, p: dict[str, Any]) -> dict[str, Any]:
-        await self._event("FirmwareStatusNotification", p["status"], p)
-        return {}
-
     @handles("DiagnosticsStatusNotification")
     async def on_diagnostics_status(self, p: dict[str, Any]) -> dict[str, Any]:
         await self._event("DiagnosticsStatusNotification", p["status"], p)
-        return {}
-
-    @handles("SecurityEventNotification")
-    async def on_security_event(self, p: dict[str, Any]) -> dict[str, Any]:
-        await self._event("SecurityEventNotification", p["type"], p, p.get("timestamp"))
-        return {}
-
-    @handles("LogStatusNotification")
-    async def on_log_status(self, p: dict[str, Any]) -> dict[str, Any]:
-        await self._event("LogStatusNotification", p["status"], p)
         return {}
 
     @handles("SignedFirmwareStatusNotification")
     async def on_signed_firmware_status(self, p: dict[str, Any]) -> dict[str, Any]:
         await self._event("FirmwareStatusNotification", p["status"], p)
         return {}
-
-    async def _event(
-        self, kind: str, summary: str, payload: dict[str, Any], timestamp: str | None = None
-    ) -> None:
-        at = parse_ocpp_datetime(timestamp) if timestamp else utcnow()
-
-        async def work(uow: UnitOfWork) -> None:
-            await chargers.record_event(
-                uow, self.charger_id, kind, occurred_at=at, summary=summary, payload=payload
-            )
-
-        await self.unit(work)
 
     async def _suspicious(self, action: str, what: str, payload: dict[str, Any]) -> None:
         await self._event("Suspicious", f"{action}: {what}", {"action": action})

@@ -159,26 +159,6 @@ class V2Connection(Connection):
         )
         return {}
 
-    @handles("DataTransfer")
-    async def on_data_transfer(self, p: dict[str, Any]) -> dict[str, Any]:
-        await self._event("DataTransfer", p.get("messageId") or p["vendorId"], p)
-        return {"status": "UnknownVendorId"}
-
-    @handles("FirmwareStatusNotification")
-    async def on_firmware_status(self, p: dict[str, Any]) -> dict[str, Any]:
-        await self._event("FirmwareStatusNotification", p["status"], p)
-        return {}
-
-    @handles("LogStatusNotification")
-    async def on_log_status(self, p: dict[str, Any]) -> dict[str, Any]:
-        await self._event("LogStatusNotification", p["status"], p)
-        return {}
-
-    @handles("SecurityEventNotification")
-    async def on_security_event(self, p: dict[str, Any]) -> dict[str, Any]:
-        await self._event("SecurityEventNotification", p["type"], p, p.get("timestamp"))
-        return {}
-
     @handles("NotifyEvent")
     async def on_notify_event(self, p: dict[str, Any]) -> dict[str, Any]:
         items = p["eventData"]
@@ -228,20 +208,6 @@ class V2Connection(Connection):
 
         await self.unit(work)
         return {}
-
-    async def _event(
-        self, kind: str, summary: str, payload: dict[str, Any], timestamp: str | None = None
-    ) -> None:
-        at = (parse_ocpp_datetime(timestamp) if timestamp else None) or utcnow()
-
-        async def work(uow: UnitOfWork) -> None:
-            await chargers.record_event(
-                uow, self.charger_id, kind, occurred_at=at, summary=summary, payload=payload
-            )
-
-        await self.unit(work)
-
-    # ----------------------------------------------------------------- commands
 
     def build_call(self, command: bus.Command) -> Any:
         c = self._call

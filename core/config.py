@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     vipps_subscription_key: str = ""
     vipps_merchant_serial_number: str = ""
     vipps_webhook_secret: str = ""
+    # PUSH_MESSAGE: the payment request goes straight to the payer's Vipps app (by phone).
+    vipps_push_to_phone: bool = False
     # What is held before a session starts (Vipps' own EV advice: NOK 350-500).
     payment_hold_ore: int = Field(default=50_000, ge=100)
     guest_hold_ore: int = Field(default=40_000, ge=100)

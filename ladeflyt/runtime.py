@@ -60,6 +60,7 @@ def payment_setup(
             client_secret=settings.vipps_client_secret,
             subscription_key=settings.vipps_subscription_key,
             merchant_serial_number=settings.vipps_merchant_serial_number,
+            push_to_phone=settings.vipps_push_to_phone,
         )
     elif settings.vipps_provider == "sandbox":
         bank = bank or SandboxBank(settings.public_base_url)

@@ -213,6 +213,11 @@ async def advance_checkout(ctx: Payments, checkout_id: int) -> None:
         if checkout is None or checkout.payment_id is None or checkout.status != "paying":
             return
         payment_id = checkout.payment_id
+        expired = checkout.expires_at <= utcnow()
+    if expired:  # never completed in time: nothing may start from this link any more
+        await release(ctx, payment_id)
+        await _set_status(ctx, checkout_id, "abandoned", "the payment link has expired")
+        return
     from core.payments.service import refresh
 
     try:

@@ -329,3 +329,29 @@ async def test_an_invoice_is_paid_once_even_from_two_links(runtime):
     assert await arrange(runtime, payments) == [("captured", 1_000)]
     with pytest.raises(invoices.InvoiceLinkError):
         await invoices.pay(runtime.payments, first, "vipps")
+
+
+async def test_an_expired_guest_checkout_never_starts(runtime, ocpp_url):
+    from datetime import timedelta
+
+    from core.models import GuestCheckout
+    from core.payments import guest
+
+    await add_fleet(runtime, "CP-1")
+    async with connect(ocpp_url, "CP-1", charger_class=ChargingCharger) as cp:
+        await _boot(cp)
+        token, redirect = await guest.start_checkout(
+            runtime.payments, "CP-1", 1, "card", phone=None, email=None, language="nb"
+        )
+        runtime.payments.providers["sandbox-card"].bank.decide(redirect.rsplit("/", 1)[1], True)
+
+        async def expire(s):
+            checkout = (await s.execute(select(GuestCheckout))).scalar_one()
+            checkout.expires_at = checkout.created_at - timedelta(seconds=1)
+
+        await arrange(runtime, expire)
+        await guest.advance(runtime.payments, token)
+        assert [a for a, _ in cp.received] == []
+    view = await guest.view(runtime.payments, token)
+    assert view is not None and view.status == "abandoned"
+    assert (await _payment(runtime)).status == "cancelled"

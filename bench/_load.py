@@ -27,7 +27,7 @@ import psutil
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from bench._servers import raise_nofile
+from bench._servers import pin, raise_nofile
 
 SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
 # A charger never sends more than this many meter messages in one run (the clock of the
@@ -86,6 +86,7 @@ class LoadConfig:
     connect_concurrency: int = 100
     warmup: int = 1  # meter messages per charger before the measured phase
     reply_timeout: float = 30.0
+    cpus: tuple[int, ...] = ()  # CPU affinity of this load process (empty: any)
     base_epoch: float = field(default_factory=lambda: time.time() - HISTORY_SECONDS)
 
 
@@ -362,6 +363,7 @@ def _recv_or_stop(conn: Connection, timeout: float) -> Any:
 def load_main(conn: Connection, cfg: LoadConfig) -> None:
     """Entry point of a load process (multiprocessing, spawn)."""
     raise_nofile()
+    pin(cfg.cpus)
     try:
         _run(_main(conn, cfg))
     except BaseException as exc:

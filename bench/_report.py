@@ -29,6 +29,7 @@ class Options:
     v2_message: str = "MeterValues"
     load_procs: int = 1
     repeat: int = 1  # runs per system and mode, interleaved; goals use the median
+    pin: bool = False  # server process on one CPU, load processes on the others
     connect_concurrency: int = 100
     bare_sync_validation: bool = False
     py_spy: str = ""
@@ -194,4 +195,5 @@ def environment(opts: Options) -> str:
     return (
         f"python {platform.python_version()}, {versions}; {os.cpu_count()} CPUs;"
         f" load processes {opts.load_procs}"
+        + ("; server pinned to CPU 0, load to the others" if opts.pin else "")
     )

@@ -47,6 +47,14 @@ class ServerConfig:
     database_url: str = ""
     version: str = "1.6"  # bare server: which OCPP version it speaks
     sync_validation: bool = False  # bare server: validate in the loop, not in a thread
+    cpus: tuple[int, ...] = ()  # CPU affinity of the server process (empty: any)
+
+
+def pin(cpus: tuple[int, ...]) -> None:
+    """Bind this process (all its threads) to `cpus`; no-op when empty or unsupported."""
+    if cpus and hasattr(os, "sched_setaffinity"):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, cpus)
 
 
 # ---------------------------------------------------------------------- database setup
@@ -123,8 +131,9 @@ async def _serve_until_stopped(
             conn.send(("stats", await stats()))
 
 
-def _entry(conn: Connection, main: Coroutine[Any, Any, None]) -> None:
+def _entry(conn: Connection, main: Coroutine[Any, Any, None], cpus: tuple[int, ...]) -> None:
     raise_nofile()
+    pin(cpus)
     logging.basicConfig(level=logging.WARNING)
     try:
         asyncio.run(main)
@@ -141,7 +150,7 @@ def _entry(conn: Connection, main: Coroutine[Any, Any, None]) -> None:
 
 def ladeflyt_main(conn: Connection, cfg: ServerConfig) -> None:
     """Process entry: the Ladeflyt gateway on a free port of 127.0.0.1."""
-    _entry(conn, _ladeflyt(conn, cfg))
+    _entry(conn, _ladeflyt(conn, cfg), cfg.cpus)
 
 
 async def _ladeflyt(conn: Connection, cfg: ServerConfig) -> None:
@@ -178,7 +187,7 @@ async def _ladeflyt(conn: Connection, cfg: ServerConfig) -> None:
 
 def bare_main(conn: Connection, cfg: ServerConfig) -> None:
     """Process entry: a central system made of the `ocpp` package alone."""
-    _entry(conn, _bare(conn, cfg))
+    _entry(conn, _bare(conn, cfg), cfg.cpus)
 
 
 def _bare_classes() -> dict[str, type[Any]]:

@@ -21,6 +21,7 @@ import contextlib
 import json
 import math
 import multiprocessing
+import os
 import shutil
 import subprocess
 import sys
@@ -153,6 +154,11 @@ class Bench:
         self.opts = opts
         self.tmp = Path(tempfile.mkdtemp(prefix="ladeflyt-bench-"))
         self.runs = 0
+        # --pin: the server on the first CPU, the load on the others.
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        pinned = opts.pin and len(cpus) > 1
+        self.server_cpus: tuple[int, ...] = (cpus[0],) if pinned else ()
+        self.load_cpus: tuple[int, ...] = tuple(cpus[1:]) if pinned else ()
 
     def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -170,9 +176,12 @@ class Bench:
             else:
                 url = f"sqlite+aiosqlite:///{self.tmp / f'run{self.runs}.db'}"
             _prepare(url, ids, reset_schema=o.db == "postgresql")
-            server = _Child("gateway", ladeflyt_main, ServerConfig(database_url=url))
+            cfg = ServerConfig(database_url=url, cpus=self.server_cpus)
+            server = _Child("gateway", ladeflyt_main, cfg)
         else:
-            cfg = ServerConfig(version=o.ocpp, sync_validation=o.bare_sync_validation)
+            cfg = ServerConfig(
+                version=o.ocpp, sync_validation=o.bare_sync_validation, cpus=self.server_cpus
+            )
             server = _Child("bare", bare_main, cfg)
         loaders: list[_Child] = []
         try:
@@ -212,6 +221,7 @@ class Bench:
                 v2_message=o.v2_message,
                 connect_concurrency=max(1, o.connect_concurrency // procs),
                 base_epoch=base,
+                cpus=self.load_cpus,
             )
             loaders.append(_Child(f"load-{i}", load_main, cfg))
         budget = 180 + len(ids) / 20
@@ -243,8 +253,10 @@ class Bench:
         server.send("stats")
         after = server.expect("stats", 60)[1]
         if spy is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
+            try:
                 spy.wait(o.duration + 60)
+            except subprocess.TimeoutExpired:
+                spy.kill()
         self._fill(fig, results, before, after, (cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]))
         db = sum(t - pg0.get(pid, 0.0) for pid, t in pg1.items())
         others = busy1 - busy0 - (cpu1[0] - cpu0[0]) - sum(r.cpu_seconds for r in results) - db
@@ -293,7 +305,7 @@ class Bench:
             return None
         exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         path = Path(self.opts.py_spy)
-        out = path.with_name(f"{path.stem}-{fig.target}-{fig.mode}{path.suffix}")
+        out = path.with_name(f"{path.stem}-{fig.target}-{fig.mode}-{self.runs}{path.suffix}")
         fmt = {".txt": "raw", ".json": "speedscope"}.get(path.suffix, "flamegraph")
         cmd = [exe, "record", "--nonblocking", "--gil", "-r", "100", "-f", fmt, "-o", str(out)]
         cmd += ["-d", str(max(1, int(self.opts.duration))), "-p", str(pid)]
@@ -381,6 +393,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     )
     p.add_argument("--load-procs", type=int, default=1)
     p.add_argument(
+        "--pin", action="store_true", help="server process on CPU 0, load processes on the rest"
+    )
+    p.add_argument(
         "--repeat", type=int, default=1, help="runs per system and mode (goals: the median)"
     )
     p.add_argument("--connect-concurrency", type=int, default=100)
@@ -412,6 +427,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         v2_message=a.v2_message,
         load_procs=a.load_procs,
         repeat=max(1, min(a.repeat, 20)),
+        pin=a.pin,
         connect_concurrency=a.connect_concurrency,
         bare_sync_validation=a.bare_sync_validation,
         py_spy=a.py_spy,

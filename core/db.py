@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -56,6 +57,22 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # JSON that is JSONB on PostgreSQL.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    """INSERT with the dialect's ON CONFLICT clauses (`on_conflict_do_nothing`,
+    `on_conflict_do_update`); PostgreSQL and SQLite spell them alike."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no INSERT ... ON CONFLICT for {dialect}")  # pragma: no cover
+
+
+def insert_ignore(session: AsyncSession, table: Any) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING: replays and races insert nothing new."""
+    return dialect_insert(session, table).on_conflict_do_nothing()
 
 
 def is_sqlite(url: str) -> bool:

@@ -17,7 +17,17 @@ from core.models.billing import (
     TariffAssignment,
     TariffComponent,
 )
-from core.models.charging import ChargingSession, MeterSample, SessionStatus, TransactionEventRecord
+from core.models.charging import (
+    BUSY_STATUSES,
+    OPEN_STATUSES,
+    SETTLED_STATES,
+    ChargingSession,
+    MeterSample,
+    SessionStatus,
+    SettlementState,
+    StartChannel,
+    TransactionEventRecord,
+)
 from core.models.infrastructure import (
     Charger,
     ChargerEvent,
@@ -38,6 +48,9 @@ from core.models.payments import (
 from core.models.users import IdToken, IdTokenKind, IdTokenStatus, PaymentMethod, User, Vehicle
 
 __all__ = [
+    "BUSY_STATUSES",
+    "OPEN_STATUSES",
+    "SETTLED_STATES",
     "BillingProfile",
     "Charger",
     "ChargerEvent",
@@ -68,11 +81,13 @@ __all__ = [
     "RefreshToken",
     "RegistrationStatus",
     "SessionStatus",
+    "SettlementState",
     "Site",
     "SmsMessage",
     "SmsOptOut",
     "SmsStatus",
     "SpotPrice",
+    "StartChannel",
     "Tariff",
     "TariffAssignment",
     "TariffComponent",

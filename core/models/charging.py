@@ -24,8 +24,63 @@ from core.timeutil import utcnow
 
 
 class SessionStatus(StrEnum):
+    """A session's life: STARTING (asked to start, not yet reported by the charger) →
+    ACTIVE ⇄ SUSPENDED (charger silent) → COMPLETED; or STARTING → FAILED."""
+
+    STARTING = "starting"
     ACTIVE = "active"
+    SUSPENDED = "suspended"
     COMPLETED = "completed"
+    FAILED = "failed"
+
+
+# Sessions a charger may still be delivering energy on.
+OPEN_STATUSES = (SessionStatus.ACTIVE.value, SessionStatus.SUSPENDED.value)
+# Sessions that hold a connector or a driver (no second start while one of these exists).
+BUSY_STATUSES = (SessionStatus.STARTING.value, *OPEN_STATUSES)
+
+
+class StartChannel(StrEnum):
+    """How a session was started: every channel ends in the same settlement rules."""
+
+    APP = "app"
+    SMS = "sms"
+    RFID = "rfid"  # the charger asked about a token (RFID card, or a cached/offline start)
+    GUEST = "guest"
+    AUTOCHARGE = "autocharge"
+
+
+class SettlementState(StrEnum):
+    """How a finished session is paid (`ChargingSession.payment_state`).
+
+    Every completed session ends in exactly one settled state; NONE and UNPRICED are
+    waiting for the settlement job, CAPTURE_FAILED for a retry."""
+
+    NONE = "none"
+    UNPRICED = "unpriced"
+    PAID = "paid"  # the exact cost captured (card / Vipps)
+    PARTIALLY_PAID = "partially_paid"  # the cost exceeded what could be collected
+    NOTHING_DUE = "nothing_due"  # cost 0: free by tariff, or nothing delivered
+    TO_INVOICE = "to_invoice"  # an invoice customer's session, waiting for the invoice run
+    INVOICED = "invoiced"
+    CREDITED = "credited"
+    CAPTURE_FAILED = "capture_failed"
+    CANCEL_FAILED = "cancel_failed"
+    UNPAID = "unpaid"  # nobody could be charged: `payment_note` says why
+
+
+SETTLED_STATES = frozenset(
+    {
+        SettlementState.PAID,
+        SettlementState.PARTIALLY_PAID,
+        SettlementState.NOTHING_DUE,
+        SettlementState.TO_INVOICE,
+        SettlementState.INVOICED,
+        SettlementState.CREDITED,
+        SettlementState.CANCEL_FAILED,
+        SettlementState.UNPAID,
+    }
+)
 
 
 class ChargingSession(Base):
@@ -70,6 +125,9 @@ class ChargingSession(Base):
     last_seq_no: Mapped[int | None] = mapped_column(Integer)
     offline: Mapped[bool] = mapped_column(Boolean, default=False)
     remote_start_id: Mapped[int | None] = mapped_column(Integer)
+    channel: Mapped[str | None] = mapped_column(String(12))
+    # Why a session FAILED or is SUSPENDED, in words for the driver and support.
+    status_reason: Mapped[str | None] = mapped_column(String(200))
     # Suspicious data seen on this session (meter_regression, timestamp_in_future, ...).
     flags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     # Price (core.tariffs): total incl. VAT and the VAT in it, in øre; None until priced.
@@ -79,8 +137,10 @@ class ChargingSession(Base):
     tariff_id: Mapped[int | None] = mapped_column(ForeignKey("tariffs.id", ondelete="SET NULL"))
     price_group: Mapped[str | None] = mapped_column(String(40))
     priced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # none | invoiced | credited, and the per-session payment states of core.billing/payments.
+    # A SettlementState.
     payment_state: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    # Why a session is UNPAID (no_payment_method, card_declined: ...), or other settlement notes.
+    payment_note: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -39,11 +39,13 @@ class Payment(Base):
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
-    # The id token this payment started charging with: the session it pays for is the one
-    # the charger reports with this token.
+    # The id token this payment was taken for (a guest's one-time token, a driver's RFID
+    # tag or app token) and, for a hold placed when a charger asked about a tag, the charger
+    # that asked: its StartTransaction / TransactionEvent then ties the hold to the session.
     id_token_pk: Mapped[int | None] = mapped_column(
-        ForeignKey("id_tokens.id", ondelete="SET NULL"), unique=True
+        ForeignKey("id_tokens.id", ondelete="SET NULL"), index=True
     )
+    charger_id: Mapped[int | None] = mapped_column(ForeignKey("chargers.id", ondelete="SET NULL"))
     session_id: Mapped[int | None] = mapped_column(
         ForeignKey("charging_sessions.id", ondelete="SET NULL"), index=True
     )

@@ -11,9 +11,9 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import insert_ignore
 from core.models import Payment, PaymentOperation
 from core.ports import PaymentState, ProviderPayment
 from core.timeutil import utcnow
@@ -142,10 +142,8 @@ async def claim(
     one inserts the row and calls the provider; an attempt that ended in a provider error
     may be claimed again (the provider dedupes on the same key).
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     inserted = await session.execute(
-        insert(PaymentOperation)
+        insert_ignore(session, PaymentOperation)
         .values(
             payment_id=payment.id,
             kind=kind,
@@ -154,7 +152,6 @@ async def claim(
             outcome="pending",
             created_at=utcnow(),
         )
-        .on_conflict_do_nothing()
         .returning(PaymentOperation.id)
     )
     if inserted.first() is not None:

@@ -10,10 +10,9 @@ import logging
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import transaction
+from core.db import insert_ignore, transaction
 from core.models import Payment, WebhookEvent
 from core.payments.guest import advance_checkout, checkouts_waiting_for
 from core.payments.service import Payments, refresh
@@ -33,9 +32,8 @@ async def store_event(
     payload: dict[str, Any],
 ) -> int | None:
     """Store a verified event; None if this (source, id) was stored before."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     result = await session.execute(
-        insert(WebhookEvent)
+        insert_ignore(session, WebhookEvent)
         .values(
             source=source,
             external_id=external_id[:120],
@@ -45,7 +43,6 @@ async def store_event(
             received_at=utcnow(),
             attempts=0,
         )
-        .on_conflict_do_nothing()
         .returning(WebhookEvent.id)
     )
     row = result.first()

@@ -22,12 +22,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bus import Event
 from core.chargers.service import charger_topic
 from core.config import get_settings
+from core.db import insert_ignore
 from core.models import (
     Charger,
     ChargingSession,
@@ -124,15 +124,6 @@ async def _find(
     ).scalar_one_or_none()
 
 
-def _insert_ignore(session: AsyncSession, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    raise NotImplementedError(f"no insert-or-ignore for {dialect}")  # pragma: no cover
-
-
 async def _store_samples(
     session: AsyncSession,
     charger_id: int,
@@ -167,7 +158,7 @@ async def _store_samples(
             }
         )
     if rows:
-        await session.execute(_insert_ignore(session, MeterSample), rows)
+        await session.execute(insert_ignore(session, MeterSample), rows)
     return stored, flags
 
 
@@ -457,7 +448,7 @@ async def apply_transaction_event(
         await session.flush()
     inserted = (
         await session.execute(
-            _insert_ignore(session, TransactionEventRecord).returning(TransactionEventRecord.id),
+            insert_ignore(session, TransactionEventRecord).returning(TransactionEventRecord.id),
             [
                 {
                     "session_id": cs.id,

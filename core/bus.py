@@ -93,6 +93,13 @@ class ClearChargingProfile:
     stack_level: int | None = None
 
 
+@dataclass(frozen=True)
+class GetTransactionStatus:
+    """2.x only: is the transaction still going, and are its messages queued?"""
+
+    transaction_id: str
+
+
 Command = (
     RemoteStart
     | RemoteStop
@@ -104,6 +111,7 @@ Command = (
     | SetConfiguration
     | SetChargingProfile
     | ClearChargingProfile
+    | GetTransactionStatus
 )
 
 

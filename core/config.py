@@ -91,6 +91,20 @@ class Settings(BaseSettings):
     # Days after the due date on which an unpaid invoice gets an SMS reminder.
     reminder_days: list[int] = Field(default_factory=lambda: [5, 12])
 
+    # Session lifecycle (core.sessions.lifecycle). A remote start the charger has not
+    # reported after this many seconds FAILS (its hold is released).
+    session_start_timeout_s: int = Field(default=180, ge=30)
+    # An active session without a word from its charger (offline, or reporting the plug
+    # idle) for this long is SUSPENDED; a suspended one is completed on the evidence (last
+    # meter reading) after `session_settle_after_s`, or earlier if its hold would lapse
+    # within `hold_lapse_margin_h` hours.
+    session_suspend_after_s: int = Field(default=900, ge=60)
+    session_settle_after_s: int = Field(default=24 * 3600, ge=300)
+    hold_lapse_margin_h: float = Field(default=12.0, ge=1)
+    # A hold placed when a charger asks about a tag is kept this long for the
+    # StartTransaction / TransactionEvent that uses it; then it is released.
+    tag_hold_ttl_s: int = Field(default=600, ge=60)
+
     # Bearer token for the operator REST API; empty disables it.
     operator_token: str = ""
 

@@ -111,12 +111,12 @@ class Runtime:
         writers = settings.db_writers or (1 if is_sqlite(settings.database_url) else 4)
         batcher = WriteBatcher(engine, events, writers=writers, max_batch=settings.db_batch_max)
         sessions = session_factory(engine)
-        ctx = GatewayContext(settings, batcher, sessions, commands, events)
+        providers, vault, bank = payment_setup(settings)
+        payments = Payments(settings, sessions, providers, commands, vault, events)
+        ctx = GatewayContext(settings, batcher, sessions, commands, events, payments)
         sms = sms or sms_sender(settings)
         dispatcher = SmsDispatcher(sessions, sms)
         notifier = SmsNotifier(settings, sessions, events, dispatcher.kick)
-        providers, vault, bank = payment_setup(settings)
-        payments = Payments(settings, sessions, providers, commands, vault)
         worker = PaymentWorker(payments, events, dispatcher.kick)
         routers = [
             sms_router(InboundSmsServices(settings, sessions, commands, payments)),

@@ -21,10 +21,9 @@ from core.config import Settings
 from core.db import transaction
 from core.messaging import outbox
 from core.messaging.templates import kroner, kwh, render
-from core.models import Charger, IdTokenKind, InboundSms, User
+from core.models import Charger, IdTokenKind, InboundSms, StartChannel, User
 from core.payments.service import Payments
-from core.payments.start import ApproveInVipps, start_paid
-from core.sessions import driver
+from core.sessions import driver, flows
 from core.sessions.costs import connector_quotes, session_cost_ore
 from core.timeutil import utcnow
 from core.users.service import UserError, get_user_by_phone, normalize_phone
@@ -149,12 +148,12 @@ class InboundSmsHandler:
             if isinstance(plan, str):
                 return plan
             price = await self._price(session, plan.connector_pk, user, language)
-        # Committed: the charger asks about the SMS token as soon as it gets the command.
+        # The same start flow as the app: payment, a STARTING session, the remote start.
         code = charger.public_code or charger.charge_point_id
-        outcome = await start_paid(
-            self.s.payments, plan, user.id, IdTokenKind.SMS, description=f"Lading {code}"
+        outcome = await flows.start_remote(
+            self.s.payments, user.id, plan.connector_pk, StartChannel.SMS
         )
-        if isinstance(outcome, ApproveInVipps):
+        if isinstance(outcome, flows.ApproveInVipps):
             return render("approve_in_vipps", language, code=code, link=outcome.status_url)
         if isinstance(outcome, driver.Refused):
             return self._refusal(outcome, charger.public_code or charger.charge_point_id, language)

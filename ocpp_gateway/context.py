@@ -1,4 +1,5 @@
-"""What every charger connection shares: settings, the write batcher, the buses."""
+"""What every charger connection shares: settings, the write batcher, the buses, and the
+payment context the start decisions need (core.sessions.flows)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.bus import InProcessCommandBus, InProcessEventBus
 from core.config import Settings
+from core.payments.service import Payments
 from core.uow import WriteBatcher
 
 
@@ -18,3 +20,4 @@ class GatewayContext:
     sessions: async_sessionmaker[AsyncSession]
     commands: InProcessCommandBus
     events: InProcessEventBus
+    payments: Payments

@@ -10,15 +10,20 @@ from ocpp.v16.enums import Action
 
 from core import bus
 from core.chargers import service as chargers
+from core.sessions import flows
 from core.sessions import service as sessions
 from core.timeutil import format_ocpp_datetime, parse_ocpp_datetime, utcnow
-from core.users.service import Authorization, authorize
+from core.users.service import Authorization, AuthorizationStatus
 from ocpp_gateway.connection import Connection, handles
 from ocpp_gateway.meter import readings_from_v16
 
 
 def id_tag_info(auth: Authorization) -> dict[str, Any]:
-    info: dict[str, Any] = {"status": auth.status.value}
+    # 1.6 has no NoCredit (and no display message): a driver who cannot pay is Blocked.
+    status = (
+        AuthorizationStatus.BLOCKED if auth.status == AuthorizationStatus.NO_CREDIT else auth.status
+    )
+    info: dict[str, Any] = {"status": status.value}
     if auth.expires_at is not None:
         info["expiryDate"] = format_ocpp_datetime(auth.expires_at)
     return info
@@ -85,8 +90,7 @@ class V16Connection(Connection):
 
     @handles("Authorize")
     async def on_authorize(self, p: dict[str, Any]) -> dict[str, Any]:
-        now = utcnow()
-        auth = await self.unit(lambda uow: authorize(uow.session, p["idTag"], now))
+        auth = await flows.authorize_start(self.ctx.payments, self.charger_id, p["idTag"], utcnow())
         return {"idTagInfo": id_tag_info(auth)}
 
     @handles("StartTransaction")
@@ -95,6 +99,17 @@ class V16Connection(Connection):
         connector = p["connectorId"]
         if not 1 <= connector <= self.ctx.settings.ocpp_max_connectors:
             await self._suspicious("StartTransaction", f"connectorId {connector}", p)
+        # Decided (and a hold placed, for a card payer) before the write: a provider call
+        # never runs inside the charger's transaction.
+        auth = await flows.decide_start_transaction(
+            self.ctx.payments,
+            self.charger_id,
+            connector_id=connector,
+            id_tag=p["idTag"],
+            meter_start_wh=p["meterStart"],
+            timestamp_raw=p["timestamp"],
+            at=now,
+        )
         result = await self.unit(
             lambda uow: sessions.start_transaction(
                 uow,
@@ -106,6 +121,7 @@ class V16Connection(Connection):
                 timestamp_raw=p["timestamp"],
                 timestamp=parse_ocpp_datetime(p["timestamp"]),
                 received_at=now,
+                auth=auth,
             )
         )
         return {

@@ -13,11 +13,12 @@ from ocpp.v201.enums import Action as Action201
 
 from core import bus
 from core.chargers import service as chargers
+from core.sessions import flows
 from core.sessions import service as sessions
 from core.sessions.schemas import TransactionEventIn
 from core.timeutil import format_ocpp_datetime, parse_ocpp_datetime, utcnow
 from core.uow import UnitOfWork
-from core.users.service import Authorization, authorize
+from core.users.service import Authorization
 from ocpp_gateway.connection import Connection, handles
 from ocpp_gateway.meter import readings_from_v2
 
@@ -38,6 +39,9 @@ def id_token_info(auth: Authorization) -> dict[str, Any]:
     info: dict[str, Any] = {"status": auth.status.value}
     if auth.expires_at is not None:
         info["cacheExpiryDateTime"] = format_ocpp_datetime(auth.expires_at)
+    if auth.message:
+        # Shown on the charger's display: why the tag was refused.
+        info["personalMessage"] = {"format": "UTF8", "content": auth.message[:512]}
     return info
 
 
@@ -100,9 +104,8 @@ class V2Connection(Connection):
 
     @handles("Authorize")
     async def on_authorize(self, p: dict[str, Any]) -> dict[str, Any]:
-        now = utcnow()
         token = p["idToken"]["idToken"]
-        auth = await self.unit(lambda uow: authorize(uow.session, token, now))
+        auth = await flows.authorize_start(self.ctx.payments, self.charger_id, token, utcnow())
         return {"idTokenInfo": id_token_info(auth)}
 
     @handles("TransactionEvent")
@@ -131,9 +134,12 @@ class V2Connection(Connection):
             id_token=token,
             readings=readings_from_v2(p.get("meterValue") or []),
         )
+        decided = await flows.decide_transaction_event(
+            self.ctx.payments, self.charger_id, event, now
+        )
         auth = await self.unit(
             lambda uow: sessions.apply_transaction_event(
-                uow, self.charger_id, self.cp_id, event, now
+                uow, self.charger_id, self.cp_id, event, now, decided
             )
         )
         return {"idTokenInfo": id_token_info(auth)} if auth is not None else {}
@@ -262,6 +268,8 @@ class V2Connection(Connection):
                 return c.SetChargingProfile(
                     evse_id=command.evse_id, charging_profile=command.profile
                 )
+            case bus.GetTransactionStatus():
+                return c.GetTransactionStatus(transaction_id=command.transaction_id)
             case bus.ClearChargingProfile():
                 criteria = {
                     k: v

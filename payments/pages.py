@@ -125,7 +125,7 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
         lang: Annotated[str, Form(pattern="^(nb|en)$")] = "nb",
     ) -> Response:
         try:
-            _token, redirect = await guest.start_checkout(
+            checkout = await guest.start_checkout(
                 ctx,
                 code,
                 evse,
@@ -138,7 +138,7 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
             return await _start_page(request, code, lang, texts(lang).get(error.key, str(error)))
         except PaymentDeclined as error:
             return await _start_page(request, code, lang, str(error))
-        return RedirectResponse(redirect, status_code=303)
+        return RedirectResponse(checkout.redirect_url, status_code=303)
 
     @router.get("/pay/c/{token}", response_class=HTMLResponse, responses=PAGE)
     async def pay_status(request: Request, token: str, lang: Lang = None) -> HTMLResponse:

@@ -186,13 +186,18 @@ async def add_fleet(
     connectors: int = 2,
     password: str | None = None,
     tags: tuple[str, ...] = ("TAG-OK",),
+    invoiced: bool = True,
 ) -> None:
+    """Chargers at Klokkarstua and Kari with her tags. Kari is invoiced monthly unless
+    `invoiced=False` (a driver who can charge only once she has a payment method)."""
+
     async def work(session: AsyncSession) -> None:
         for cp_id in ids:
             await add_charger(
                 session, cp_id, site_name="Klokkarstua", connectors=connectors, password=password
             )
         user = await add_user(session, "+4791234567", name="Kari", group="member")
+        user.invoice_billing = invoiced
         for tag in tags:
             await add_id_token(session, tag, user)
 

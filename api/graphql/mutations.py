@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import assert_never
+
 import strawberry
 from strawberry.types import Info
 
@@ -17,20 +19,34 @@ from api.graphql.types import (
     VehicleInput,
     VehicleType,
 )
-from core.models import IdTokenKind, User
+from core.models import StartChannel, User
 from core.payments import methods
-from core.payments.start import ApproveInVipps, start_paid
-from core.sessions import driver
+from core.sessions import driver, flows
 from core.users import account
 from core.users.auth import AuthError, Tokens
 
+
+def _refusal(refused: driver.Refused) -> r.Problem:
+    """Every refusal of a start or stop, as its GraphQL result type."""
+    kind, message = refused.kind, refused.message
+    match kind:
+        case driver.Refusal.CHARGER_OFFLINE:
+            return r.ChargerOffline(message=message)
+        case driver.Refusal.CONNECTOR_UNAVAILABLE:
+            return r.ConnectorUnavailable(message=message)
+        case driver.Refusal.PAYMENT_METHOD_REQUIRED:
+            return r.PaymentMethodRequired(message=message)
+        case driver.Refusal.NOT_ALLOWED:
+            return r.NotAllowed(message=message)
+        case driver.Refusal.NOT_YOUR_SESSION:
+            return r.NotYourSession(message=message)
+        case driver.Refusal.SESSION_NOT_ACTIVE:
+            return r.SessionNotActive(message=message)
+        case _:
+            assert_never(kind)
+
+
 _PROBLEMS: dict[str, type[r.Problem]] = {
-    "ChargerOffline": r.ChargerOffline,
-    "ConnectorUnavailable": r.ConnectorUnavailable,
-    "PaymentMethodRequired": r.PaymentMethodRequired,
-    "NotAllowed": r.NotAllowed,
-    "NotYourSession": r.NotYourSession,
-    "SessionNotActive": r.SessionNotActive,
     "NotFound": r.NotFound,
     "RfidTagTaken": r.RfidTagTaken,
     "rate_limited": r.RateLimited,
@@ -135,34 +151,32 @@ class Mutation:
         connector_pk = _pk(connector_id)
         if connector_pk is None:
             return r.ConnectorUnavailable(message="no such connector")
-        plan = await driver.prepare_start(
-            ctx.session,
-            ctx.services.commands,
-            user,
+        outcome = await flows.start_remote(
+            ctx.services.payments,
+            user.id,
             connector_pk,
+            StartChannel.APP,
             vehicle_id=_pk(vehicle_id) if vehicle_id is not None else None,
         )
-        if isinstance(plan, driver.Refused):
-            return _problem(plan.kind, plan.message)  # type: ignore[return-value]
-        # The charger will ask about the app token at once: it must be committed first.
-        await ctx.session.commit()
-        outcome = await start_paid(
-            ctx.services.payments,
-            plan,
-            user.id,
-            IdTokenKind.APP,
-            description=f"Lading {plan.charge_point_id}",
-        )
-        if isinstance(outcome, ApproveInVipps):
+        if isinstance(outcome, flows.ApproveInVipps):
             return r.PaymentPending(
                 message="Approve the payment in Vipps; charging starts when it is approved.",
                 redirect_url=outcome.redirect_url,
                 status_url=outcome.status_url,
+                session_id=strawberry.ID(str(outcome.session_id)),
             )
         if isinstance(outcome, driver.Refused):
-            return _problem(outcome.kind, outcome.message)  # type: ignore[return-value]
+            return _refusal(outcome)  # type: ignore[return-value]
+        assert outcome.session_id is not None
+        # The session was written by the start flow's own transaction: read it fresh.
+        async with ctx.services.sessions() as db:
+            cs = await driver.session_for_user(db, user.id, outcome.session_id)
+            assert cs is not None
+            view = await session_view(ctx, cs, db)
         return r.ChargingStarted(
-            message="The charger accepted the start; the session appears when charging begins.",
+            message="The charger accepted the start; follow the session until it charges.",
+            session_id=strawberry.ID(str(outcome.session_id)),
+            session=view,
             connector_id=strawberry.ID(str(outcome.connector_pk)),
             charger_code=outcome.charge_point_id,
             evse_id=outcome.evse_id,
@@ -186,7 +200,7 @@ class Mutation:
             timeout=ctx.services.settings.remote_start_timeout_s,
         )
         if isinstance(outcome, driver.Refused):
-            return _problem(outcome.kind, outcome.message)  # type: ignore[return-value]
+            return _refusal(outcome)  # type: ignore[return-value]
         cs = await driver.session_for_user(ctx.session, user.id, outcome.session_id)
         assert cs is not None
         return r.ChargingStopping(

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from api.graphql import pricing
@@ -53,9 +54,11 @@ def _offset(cursor: str | None) -> int:
         raise InputError("invalid cursor") from None
 
 
-async def session_view(ctx: Context, cs: ChargingSession) -> ChargingSessionType:
+async def session_view(
+    ctx: Context, cs: ChargingSession, db: AsyncSession | None = None
+) -> ChargingSessionType:
     charger: ChargerRow | None = await ctx.chargers.load(cs.charger_id)
-    cost = await pricing.session_cost(ctx.session, cs)
+    cost = await pricing.session_cost(db or ctx.session, cs)
     receipt = receipt_url(ctx.services.settings, cs.id) if cs.status == "completed" else None
     return ChargingSessionType.build(cs, charger.charge_point_id if charger else "?", cost, receipt)
 

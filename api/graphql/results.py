@@ -89,7 +89,13 @@ class InvalidToken(Problem):
 
 @strawberry.type
 class ChargingStarted:
+    """The charger accepted the start. The session exists already (state STARTING): follow
+    it with `sessionUpdates(sessionId)`; it turns ACTIVE when the charger reports charging,
+    or FAILED (with `statusReason`) if it never does."""
+
     message: str
+    session_id: strawberry.ID
+    session: ChargingSessionType
     connector_id: strawberry.ID
     charger_code: str
     evse_id: int
@@ -103,6 +109,9 @@ class PaymentPending:
     message: str
     redirect_url: str
     status_url: str
+    session_id: strawberry.ID = strawberry.field(
+        description="The STARTING session that begins once the payment is approved."
+    )
 
 
 @strawberry.type

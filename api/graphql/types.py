@@ -155,8 +155,11 @@ class ChargerFilter:
 
 @strawberry.enum
 class SessionState(Enum):
+    STARTING = "starting"
     ACTIVE = "active"
+    SUSPENDED = "suspended"
     COMPLETED = "completed"
+    FAILED = "failed"
 
 
 @strawberry.type(name="ChargingSession")
@@ -173,8 +176,13 @@ class ChargingSessionType:
     power_kw: float | None
     soc: int | None
     stop_reason: str | None
+    status_reason: str | None = strawberry.field(
+        description="Why the session FAILED or is SUSPENDED."
+    )
+    channel: str | None = strawberry.field(description="app, sms, rfid, guest, autocharge")
     cost: Money | None
     payment_state: str
+    payment_note: str | None = strawberry.field(description="Why a session is unpaid.")
     receipt_url: str | None
 
     @classmethod
@@ -182,7 +190,7 @@ class ChargingSessionType:
         cls, cs: ChargingSession, charger_code: str, cost_ore: int | None, receipt: str | None
     ) -> ChargingSessionType:
         end = cs.stopped_at or utcnow()
-        completed = cs.status == "completed"
+        completed = cs.status in ("completed", "failed")
         return cls(
             id=strawberry.ID(str(cs.id)),
             state=SessionState(cs.status),
@@ -196,8 +204,11 @@ class ChargingSessionType:
             power_kw=None if completed or cs.last_power_w is None else cs.last_power_w / 1000,
             soc=cs.last_soc,
             stop_reason=cs.stop_reason,
+            status_reason=cs.status_reason,
+            channel=cs.channel,
             cost=Money(amount_ore=cost_ore) if cost_ore is not None else None,
-            payment_state=getattr(cs, "payment_state", None) or "none",
+            payment_state=cs.payment_state or "none",
+            payment_note=cs.payment_note,
             receipt_url=receipt,
         )
 

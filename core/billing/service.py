@@ -195,7 +195,8 @@ async def _candidates(
         .where(
             User.invoice_billing.is_(True),
             ChargingSession.status == SessionStatus.COMPLETED.value,
-            ChargingSession.payment_state == "none",
+            # Settled to the invoice (or from before settlement states existed).
+            ChargingSession.payment_state.in_(("none", "to_invoice")),
             ChargingSession.stopped_at >= start,
             ChargingSession.stopped_at < end,
         )

@@ -1,8 +1,10 @@
 """Guests paying by link/QR: no account, the link's token is the key to their session.
 
 /pay/<code> → choose card or Vipps (+ optional phone/e-mail) → provider checkout (a hold)
-→ return / webhook: authorised → remote start with a guest id token → live page
-→ Stop → the charger stops → the exact cost is captured (settle_session) → receipt.
+and a STARTING session → return / webhook: authorised → remote start with a guest id
+token → live page → Stop → the charger stops → the exact cost is captured
+(core.payments.settlement) → receipt. Drivers who pay with Vipps take the same path with
+their own app token (core.sessions.flows).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from core.db import transaction
 from core.messaging import outbox
 from core.messaging.templates import kroner, kwh
 from core.models import (
+    OPEN_STATUSES,
     Charger,
     ChargingSession,
     Connector,
@@ -29,11 +32,13 @@ from core.models import (
     IdTokenKind,
     Payment,
     SessionStatus,
+    StartChannel,
+    User,
 )
 from core.payments import ledger
 from core.payments.service import Payments, call_provider, release
 from core.ports import PaymentProviderUnavailable, PaymentRequest, PaymentState
-from core.sessions import driver
+from core.sessions import driver, lifecycle
 from core.sessions.costs import session_cost_ore
 from core.timeutil import utcnow
 from core.users.service import UserError, normalize_phone
@@ -50,6 +55,13 @@ class GuestError(Exception):
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Checkout:
+    token: str  # the link's secret (only its hash is stored)
+    redirect_url: str  # where the payer approves the hold
+    session_id: int  # the STARTING session this checkout starts
 
 
 @dataclass(frozen=True)
@@ -99,10 +111,12 @@ async def start_checkout(
     email: str | None,
     language: str,
     user_id: int | None = None,
-) -> tuple[str, str]:
-    """Create the checkout and the provider payment; returns (link token, redirect URL).
+    channel: StartChannel = StartChannel.GUEST,
+) -> Checkout:
+    """Create the checkout, its STARTING session and the provider payment.
 
-    With `user_id` (a signed-in driver paying with Vipps) the session is theirs."""
+    With `user_id` (a signed-in driver paying with Vipps) the session is theirs and starts
+    with their own app/SMS token."""
     provider = ctx.for_method(method)
     token = secrets.token_urlsafe(24)
     base = ctx.settings.public_base_url.rstrip("/")
@@ -120,14 +134,29 @@ async def start_checkout(
             raise GuestError("charger_offline", "the charger is offline")
         if connector.status not in driver.STARTABLE:
             raise GuestError("connector_busy", f"the connector is {connector.status}")
-        guest_token = IdToken(
-            token=("APP" if user_id else "GST") + secrets.token_hex(8).upper(),
-            kind=(IdTokenKind.APP if user_id else IdTokenKind.GUEST).value,
-            label="vipps" if user_id else "guest",
+        if user_id is not None:
+            kind = IdTokenKind.SMS if channel == StartChannel.SMS else IdTokenKind.APP
+            user = await session.get_one(User, user_id)
+            value = await driver.driver_token(session, user, kind)
+            guest_token = (
+                await session.execute(select(IdToken).where(IdToken.token == value))
+            ).scalar_one()
+        else:
+            guest_token = IdToken(
+                token="GST" + secrets.token_hex(8).upper(),
+                kind=IdTokenKind.GUEST.value,
+                label="guest",
+            )
+            session.add(guest_token)
+            await session.flush()
+        cs = await lifecycle.open_starting(
+            session,
+            connector=connector,
             user_id=user_id,
+            id_token_pk=guest_token.id,
+            id_token=guest_token.token,
+            channel=channel.value,
         )
-        session.add(guest_token)
-        await session.flush()
         payment = Payment(
             reference=ledger.new_reference("g"),
             purpose="session",
@@ -137,6 +166,8 @@ async def start_checkout(
             amount_requested_ore=ctx.settings.guest_hold_ore,
             id_token_pk=guest_token.id,
             user_id=user_id,
+            session_id=cs.id,
+            charger_id=charger.id,
         )
         session.add(payment)
         await session.flush()
@@ -161,7 +192,7 @@ async def start_checkout(
             email=email,
             language=language,
         )
-        payment_id = payment.id
+        payment_id, session_id = payment.id, cs.id
     try:
         state = await call_provider(
             ctx,
@@ -173,13 +204,15 @@ async def start_checkout(
         )
     except PaymentProviderUnavailable:
         await _set(ctx, token, "failed", "the payment service is unavailable; try again")
+        await lifecycle.fail_start(ctx, session_id, "the payment service was unavailable")
         raise GuestError(
             "payment_unavailable", "the payment service is unavailable; try again shortly"
         ) from None
     if state is None or state.redirect_url is None:
         await _set(ctx, token, "failed", "the payment could not be started")
+        await lifecycle.fail_start(ctx, session_id, "the payment could not be started")
         raise GuestError("payment_not_started", "the payment could not be started")
-    return token, state.redirect_url
+    return Checkout(token, state.redirect_url, session_id)
 
 
 async def _set(ctx: Payments, token: str, status: str, message: str | None = None) -> None:
@@ -214,11 +247,14 @@ async def advance_checkout(ctx: Payments, checkout_id: int) -> None:
             return
         payment_id = checkout.payment_id
         expired = checkout.expires_at <= utcnow()
+    session_id = await _session_id(ctx, payment_id)
     if expired:  # never completed in time: nothing may start from this link any more
         await release(ctx, payment_id)
         await _set_status(ctx, checkout_id, "abandoned", "the payment link has expired")
+        if session_id is not None:
+            await lifecycle.fail_start(ctx, session_id, "the payment link expired")
         return
-    from core.payments.service import refresh
+    from core.payments.jobs import refresh
 
     try:
         payment = await refresh(ctx, payment_id)
@@ -230,6 +266,8 @@ async def advance_checkout(ctx: Payments, checkout_id: int) -> None:
         PaymentState.EXPIRED.value,
     ):
         await _set_status(ctx, checkout_id, "abandoned", "the payment was not completed")
+        if session_id is not None:
+            await lifecycle.fail_start(ctx, session_id, "the payment was not completed")
         return
     if payment.status != PaymentState.AUTHORIZED.value:
         return
@@ -253,24 +291,35 @@ async def advance_checkout(ctx: Payments, checkout_id: int) -> None:
             )
         ).one()
         connector, charger, id_token = row
+        cs = await session.get(ChargingSession, session_id) if session_id else None
         plan = driver.StartPlan(
             connector.id,
             charger.charge_point_id,
             connector.evse_id,
             connector.connector_id,
             id_token.token,
+            remote_start_id=cs.remote_start_id if cs else None,
         )
-    outcome = await driver.send_start(
-        ctx.commands, plan, timeout=ctx.settings.remote_start_timeout_s
-    )
+    if session_id is None:  # a checkout from before sessions started as STARTING
+        outcome: driver.Started | driver.Refused = await driver.send_start(
+            ctx.commands, plan, timeout=ctx.settings.remote_start_timeout_s
+        )
+    else:
+        outcome = await lifecycle.send_remote_start(ctx, plan, session_id)
     if isinstance(outcome, driver.Refused):
-        if outcome.uncertain:  # it may still start: keep the hold, reconciliation decides
+        if outcome.uncertain:  # it may still start: keep the hold, the session decides
             await _set_status(ctx, checkout_id, "charging", outcome.message)
             return
         await release(ctx, payment_id)
         await _set_status(ctx, checkout_id, "failed", outcome.message)
         return
     await _set_status(ctx, checkout_id, "charging")
+
+
+async def _session_id(ctx: Payments, payment_id: int) -> int | None:
+    async with ctx.sessions() as session:
+        payment = await session.get(Payment, payment_id)
+        return payment.session_id if payment is not None else None
 
 
 async def _set_status(
@@ -297,7 +346,7 @@ async def stop(ctx: Payments, token: str) -> str | None:
         if checkout is None:
             return "unknown link"
         cs = await _session_of(session, checkout)
-        if cs is None or cs.status != SessionStatus.ACTIVE.value:
+        if cs is None or cs.status not in OPEN_STATUSES:
             return "no active session"
         cp_id = (await session.get_one(Charger, cs.charger_id)).charge_point_id
         transaction_id = cs.transaction_id
@@ -309,6 +358,9 @@ async def stop(ctx: Payments, token: str) -> str | None:
 
 
 async def _session_of(session: AsyncSession, checkout: GuestCheckout) -> ChargingSession | None:
+    payment = await session.get(Payment, checkout.payment_id) if checkout.payment_id else None
+    if payment is not None and payment.session_id is not None:
+        return await session.get(ChargingSession, payment.session_id)
     if checkout.id_token_pk is None:
         return None
     return (
@@ -361,8 +413,9 @@ async def send_receipt(ctx: Payments, session_id: int) -> bool:
         checkout = (
             await session.execute(
                 select(GuestCheckout)
-                .join(ChargingSession, ChargingSession.id_token_pk == GuestCheckout.id_token_pk)
-                .where(ChargingSession.id == session_id)
+                .join(Payment, Payment.id == GuestCheckout.payment_id)
+                .where(Payment.session_id == session_id)
+                .limit(1)
             )
         ).scalar_one_or_none()
         if checkout is None or not checkout.phone:

@@ -22,7 +22,8 @@ from core.messaging import outbox
 from core.messaging.templates import kroner
 from core.models import Invoice, InvoicePayLink, InvoiceStatus, Payment, User
 from core.payments import ledger
-from core.payments.service import Payments, call_provider, refresh
+from core.payments.jobs import refresh
+from core.payments.service import Payments, call_provider
 from core.ports import PaymentProviderUnavailable, PaymentRequest, PaymentState
 from core.timeutil import utcnow
 

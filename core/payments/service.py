@@ -10,24 +10,22 @@ with the same key, so money is neither lost nor moved twice.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import bus
-from core.billing.service import mark_paid
 from core.config import Settings
 from core.db import transaction
 from core.models import (
+    Charger,
     ChargingSession,
     IdToken,
     IdTokenKind,
     IdTokenStatus,
-    Invoice,
     Payment,
     PaymentMethod,
     SessionStatus,
@@ -44,7 +42,6 @@ from core.ports import (
     ProviderPayment,
 )
 from core.sessions.costs import session_cost_ore
-from core.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +55,8 @@ class Payments:
     providers: dict[str, PaymentProvider]
     commands: bus.CommandBus
     vault: CardVault | None = None
+    # Live updates about sessions whose state the payment jobs change (failed starts, ...).
+    events: bus.EventBus | None = None
 
     def provider(self, name: str) -> PaymentProvider:
         try:
@@ -79,7 +78,6 @@ class Payments:
 @dataclass(frozen=True)
 class Hold:
     payment_id: int
-    id_token: str  # start charging with this token: the session is then tied to the hold
     authorized_ore: int
 
 
@@ -126,38 +124,60 @@ async def call_provider(
 # --------------------------------------------------------------------------- holds
 
 
-async def hold_for_start(
-    ctx: Payments, user_id: int, token_kind: IdTokenKind, description: str
-) -> Hold | str:
-    """Hold money on the driver's default card; the returned token starts the session.
+class HoldRefusal(StrEnum):
+    NO_CARD = "no_card"
+    UNAVAILABLE = "unavailable"  # no card provider, or it is down
+    DECLINED = "declined"
+    NEEDS_VERIFICATION = "needs_verification"  # 3-D Secure: only in the app
 
-    Returns a message for the driver instead when the card cannot be charged.
-    """
-    amount = ctx.settings.payment_hold_ore
+
+@dataclass(frozen=True)
+class HoldRefused:
+    reason: HoldRefusal
+    message: str
+
+
+async def default_card(session: AsyncSession, user_id: int) -> PaymentMethod | None:
+    return (
+        await session.execute(
+            select(PaymentMethod)
+            .where(PaymentMethod.user_id == user_id, PaymentMethod.kind == "card")
+            .order_by(PaymentMethod.is_default.desc(), PaymentMethod.id)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+def card_provider(ctx: Payments, card: PaymentMethod) -> PaymentProvider | None:
+    try:
+        return ctx.providers.get(card.provider) or ctx.for_method("card")
+    except PaymentDeclined:
+        return None
+
+
+async def place_hold(
+    ctx: Payments,
+    user_id: int,
+    *,
+    description: str,
+    id_token_pk: int | None,
+    session_id: int | None = None,
+    charger_id: int | None = None,
+    amount_ore: int | None = None,
+) -> Hold | HoldRefused:
+    """Hold money on the driver's default card, off-session (no payer interaction).
+
+    The hold pays for `session_id` (a STARTING session of a remote start) or, when a charger
+    asked about a tag, for the session that charger reports next with `id_token_pk`."""
+    amount = amount_ore or ctx.settings.payment_hold_ore
     async with transaction(ctx.sessions) as session:
         user = await session.get_one(User, user_id)
-        card = (
-            await session.execute(
-                select(PaymentMethod)
-                .where(PaymentMethod.user_id == user_id, PaymentMethod.kind == "card")
-                .order_by(PaymentMethod.is_default.desc(), PaymentMethod.id)
-                .limit(1)
-            )
-        ).scalar_one_or_none()
+        card = await default_card(session, user_id)
         if card is None:
-            return "add a payment card first"
-        try:
-            provider = ctx.providers.get(card.provider) or ctx.for_method("card")
-        except PaymentDeclined:
-            return "card payments are not available right now"
-        token = IdToken(
-            token=token_kind.value.upper()[:3] + secrets.token_hex(8).upper(),
-            kind=token_kind.value,
-            user_id=user_id,
-            label="payment hold",
-        )
-        session.add(token)
-        await session.flush()
+            return HoldRefused(HoldRefusal.NO_CARD, "add a payment card first")
+        provider = card_provider(ctx, card)
+        if provider is None:
+            return HoldRefused(HoldRefusal.UNAVAILABLE, "card payments are not available right now")
         payment = Payment(
             reference=ledger.new_reference("s"),
             purpose="session",
@@ -166,7 +186,9 @@ async def hold_for_start(
             status=PaymentState.PENDING.value,
             amount_requested_ore=amount,
             user_id=user_id,
-            id_token_pk=token.id,
+            id_token_pk=id_token_pk,
+            session_id=session_id,
+            charger_id=charger_id,
         )
         session.add(payment)
         await session.flush()
@@ -181,7 +203,7 @@ async def hold_for_start(
             email=user.email,
             language=user.language,
         )
-        payment_id, token_value = payment.id, token.token
+        payment_id = payment.id
     try:
         state = await call_provider(
             ctx,
@@ -192,26 +214,32 @@ async def hold_for_start(
             lambda: provider.create(request),
         )
     except PaymentProviderUnavailable:
-        return "the card payment service is unavailable; try again shortly"
+        return HoldRefused(
+            HoldRefusal.UNAVAILABLE, "the card payment service is unavailable; try again shortly"
+        )
     if state is None:
-        return "the card was declined"
+        return HoldRefused(HoldRefusal.DECLINED, "the card was declined")
     if state.state != PaymentState.AUTHORIZED:
         if state.state == PaymentState.PENDING:
             await release(ctx, payment_id)
-            return "the card needs verification in the app"
-        return "the card was declined"
-    return Hold(payment_id, token_value, state.authorized_ore)
+            return HoldRefused(
+                HoldRefusal.NEEDS_VERIFICATION, "the card needs verification in the app"
+            )
+        return HoldRefused(HoldRefusal.DECLINED, "the card was declined")
+    return Hold(payment_id, state.authorized_ore)
 
 
 async def release(ctx: Payments, payment_id: int) -> None:
     """Cancel a hold that will not be used (the charger refused to start, ...).
 
-    Its id token is blocked first, so a start that arrives late cannot charge for free."""
+    A guest's one-time id token is blocked first, so a start that arrives late cannot
+    charge for free (a driver's own tags and app token stay usable: their next start is
+    decided, and paid, on its own)."""
     async with transaction(ctx.sessions) as session:
         payment = await session.get_one(Payment, payment_id)
         if payment.id_token_pk is not None:
             token = await session.get(IdToken, payment.id_token_pk)
-            if token is not None:
+            if token is not None and token.kind == IdTokenKind.GUEST.value:
                 token.status = IdTokenStatus.BLOCKED.value
         if payment.status not in (PaymentState.PENDING.value, PaymentState.AUTHORIZED.value):
             return
@@ -234,87 +262,24 @@ async def release(ctx: Payments, payment_id: int) -> None:
     )
 
 
-# --------------------------------------------------------------------------- settle
+# --------------------------------------------------------------------------- per session
+
+
+async def session_payments(session: AsyncSession, session_id: int) -> list[Payment]:
+    """Every payment taken for a session: its hold, and a charge for what the hold did not
+    cover (or the whole cost, for a session that started without a hold)."""
+    rows = await session.execute(
+        select(Payment)
+        .where(Payment.session_id == session_id, Payment.purpose == "session")
+        .order_by(Payment.id)
+    )
+    return list(rows.scalars())
 
 
 async def payment_for_session(session: AsyncSession, cs: ChargingSession) -> Payment | None:
-    if cs.id_token_pk is None:
-        return None
-    payment = (
-        await session.execute(
-            select(Payment).where(
-                Payment.id_token_pk == cs.id_token_pk, Payment.purpose == "session"
-            )
-        )
-    ).scalar_one_or_none()
-    if payment is not None and payment.session_id is None:
-        payment.session_id = cs.id
-    return payment
-
-
-async def settle_session(ctx: Payments, session_id: int) -> str | None:
-    """Capture the exact cost of a completed session (cancel the hold for nothing charged).
-
-    Returns the session's payment state, or None when it is not paid by a hold.
-    """
-    async with transaction(ctx.sessions) as session:
-        cs = await session.get(ChargingSession, session_id)
-        if cs is None or cs.status != SessionStatus.COMPLETED.value:
-            return None
-        payment = await payment_for_session(session, cs)
-        if payment is None:
-            return None
-        if payment.status != PaymentState.AUTHORIZED.value:
-            return cs.payment_state
-        if cs.cost_ore is None:
-            # Not priced (e.g. a missing spot price): keep the hold; reconciliation retries.
-            cs.payment_state = "unpriced"
-            return cs.payment_state
-        amount = min(cs.cost_ore, payment.amount_authorized_ore)
-        provider = ctx.provider(payment.provider)
-        ref, reference, payment_id = payment.provider_ref, payment.reference, payment.id
-        over = cs.cost_ore > payment.amount_authorized_ore
-        authorized = payment.amount_authorized_ore
-        kind = "capture" if amount > 0 else "cancel"
-        key = f"{kind}:{reference}"
-        if not await ledger.claim(session, payment, kind, key, amount):
-            return cs.payment_state  # settled, or being settled, by another worker
-    assert ref is not None
-    outcome: list[str] = []
-
-    async def mark(session: AsyncSession, state: ProviderPayment | None) -> None:
-        cs = await session.get_one(ChargingSession, session_id)
-        if state is None:
-            cs.payment_state = f"{kind}_failed"
-        elif kind == "cancel":
-            cs.payment_state = "nothing_due"
-        else:
-            cs.payment_state = "partially_paid" if over else "paid"
-        if over and "cost_above_hold" not in (cs.flags or []):
-            cs.flags = [*(cs.flags or []), "cost_above_hold"]
-        outcome.append(cs.payment_state)
-
-    if kind == "cancel":
-        await call_provider(
-            ctx, payment_id, "cancel", key, 0, lambda: provider.cancel(ref, key), mark
-        )
-    else:
-        captured = await call_provider(
-            ctx,
-            payment_id,
-            "capture",
-            key,
-            amount,
-            lambda: provider.capture(ref, amount, key),
-            mark,
-        )
-        if captured is not None and provider.method == "vipps" and amount < authorized:
-            # Vipps keeps the rest reserved until it expires: cancel what we won't capture.
-            rest = f"cancel:{reference}"
-            await call_provider(
-                ctx, payment_id, "cancel", rest, 0, lambda: provider.cancel(ref, rest)
-            )
-    return outcome[0] if outcome else None
+    """The session's hold (its first payment), if it has one."""
+    payments = await session_payments(session, cs.id)
+    return payments[0] if payments else None
 
 
 async def check_hold(ctx: Payments, session_id: int) -> bool:
@@ -333,8 +298,6 @@ async def check_hold(ctx: Payments, session_id: int) -> bool:
         if cost is None or cost < limit:
             return False
         payment.limit_stop_requested = True
-        from core.models import Charger
-
         cp_id = (await session.get_one(Charger, cs.charger_id)).charge_point_id
         transaction_id = cs.transaction_id
     log.info("session %s reached its hold: stopping", session_id)
@@ -346,222 +309,6 @@ async def check_hold(ctx: Payments, session_id: int) -> bool:
             (await session.get_one(Payment, payment.id)).limit_stop_requested = False
         return False
     return True
-
-
-# --------------------------------------------------------------------------- provider news
-
-
-async def refresh(ctx: Payments, payment_id: int) -> Payment:
-    """Re-fetch a payment from its provider (webhooks arrive twice and out of order)."""
-    async with transaction(ctx.sessions) as session:
-        payment = await session.get_one(Payment, payment_id)
-        provider, ref = ctx.provider(payment.provider), payment.provider_ref
-    if ref is not None:
-        state = await provider.fetch(ref)
-        async with transaction(ctx.sessions) as session:
-            payment = await session.get_one(Payment, payment_id)
-            ledger.apply(payment, state)
-    await after_change(ctx, payment_id)
-    async with ctx.sessions() as session:
-        return await session.get_one(Payment, payment_id)
-
-
-async def after_change(ctx: Payments, payment_id: int) -> None:
-    """Follow-ups once a payment's state is known: capture invoices, settle sessions."""
-    async with transaction(ctx.sessions) as session:
-        payment = await session.get_one(Payment, payment_id)
-        status, purpose = payment.status, payment.purpose
-        invoice_id, session_id = payment.invoice_id, payment.session_id
-        invoice = await session.get(Invoice, invoice_id) if invoice_id else None
-        unpaid = invoice is not None and invoice.status in ("open", "overdue")
-        if purpose == "invoice" and status == PaymentState.CAPTURED.value and unpaid:
-            await mark_paid(session, invoice_id or 0)
-            return
-    if purpose == "invoice" and status == PaymentState.AUTHORIZED.value and not unpaid:
-        # Paid or credited meanwhile (another link, the bank): do not take the money twice.
-        await release(ctx, payment_id)
-        return
-    if purpose == "invoice" and status == PaymentState.AUTHORIZED.value:
-        async with transaction(ctx.sessions) as session:
-            payment = await session.get_one(Payment, payment_id)
-            provider, ref, amount = (
-                ctx.provider(payment.provider),
-                payment.provider_ref,
-                payment.amount_authorized_ore,
-            )
-            key = f"capture:{payment.reference}"
-            # The payer's return and the webhook both get here: one captures.
-            if not await ledger.claim(session, payment, "capture", key, amount):
-                return
-        assert ref is not None
-
-        async def paid(session: AsyncSession, state: ProviderPayment | None) -> None:
-            inv = await session.get(Invoice, invoice_id) if invoice_id else None
-            if state is not None and inv is not None and inv.status in ("open", "overdue"):
-                await mark_paid(session, inv.id)
-
-        await call_provider(
-            ctx,
-            payment_id,
-            "capture",
-            key,
-            amount,
-            lambda: provider.capture(ref, amount, key),
-            paid,
-        )
-        return
-    if purpose == "session" and session_id is not None and status == PaymentState.AUTHORIZED.value:
-        await settle_session(ctx, session_id)
-
-
-async def reconcile(ctx: Payments, now: datetime | None = None) -> int:
-    """Poll what webhooks may have missed; settle what is due. Returns payments touched."""
-    now = now or utcnow()
-    async with ctx.sessions() as session:
-        stale = (
-            (
-                await session.execute(
-                    select(Payment.id)
-                    .where(
-                        Payment.status.in_(
-                            (PaymentState.PENDING.value, PaymentState.AUTHORIZED.value)
-                        ),
-                        Payment.updated_at < now - timedelta(minutes=2),
-                    )
-                    .limit(200)
-                )
-            )
-            .scalars()
-            .all()
-        )
-    from core.payments.guest import advance_checkout, checkouts_waiting_for
-
-    async with transaction(ctx.sessions) as session:
-        # Never reached the provider (it was down): nothing to poll, nothing held.
-        await session.execute(
-            update(Payment)
-            .where(
-                Payment.status == PaymentState.PENDING.value,
-                Payment.provider_ref.is_(None),
-                Payment.created_at < now - timedelta(hours=1),
-            )
-            .values(
-                status=PaymentState.EXPIRED.value,
-                failure="never reached the provider",
-                updated_at=now,
-            )
-        )
-
-    touched = 0
-    for payment_id in stale:
-        try:
-            await refresh(ctx, payment_id)
-            async with ctx.sessions() as session:
-                waiting = await checkouts_waiting_for(session, payment_id)
-            for checkout_id in waiting:  # approved, but the payer never came back
-                await advance_checkout(ctx, checkout_id)
-        except PaymentProviderUnavailable:
-            continue
-        except Exception:  # one bad payment must not stop the others
-            log.exception("reconciling payment %s failed", payment_id)
-            continue
-        touched += 1
-    async with ctx.sessions() as session:
-        unsettled = (
-            (
-                await session.execute(
-                    select(ChargingSession.id)
-                    .join(Payment, Payment.id_token_pk == ChargingSession.id_token_pk)
-                    .where(
-                        ChargingSession.status == SessionStatus.COMPLETED.value,
-                        Payment.status == PaymentState.AUTHORIZED.value,
-                    )
-                    .limit(200)
-                )
-            )
-            .scalars()
-            .all()
-        )
-    for session_id in unsettled:
-        try:
-            await settle_session(ctx, session_id)
-        except PaymentProviderUnavailable:
-            continue
-        except Exception:
-            log.exception("settling session %s failed", session_id)
-            continue
-        touched += 1
-    touched += await release_unused_holds(ctx, now)
-    touched += await stop_before_holds_lapse(ctx, now)
-    return touched
-
-
-async def release_unused_holds(ctx: Payments, now: datetime, after_minutes: int = 10) -> int:
-    """Holds whose charger never started (no session with their token after a while)."""
-    started = (
-        select(ChargingSession.id)
-        .where(ChargingSession.id_token_pk == Payment.id_token_pk)
-        .exists()
-    )
-    async with ctx.sessions() as session:
-        unused = (
-            (
-                await session.execute(
-                    select(Payment.id).where(
-                        Payment.purpose == "session",
-                        Payment.status == PaymentState.AUTHORIZED.value,
-                        Payment.id_token_pk.is_not(None),
-                        Payment.updated_at < now - timedelta(minutes=after_minutes),
-                        ~started,
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
-    released = 0
-    for payment_id in unused:
-        try:
-            await release(ctx, payment_id)
-            released += 1
-        except Exception:
-            log.exception("releasing unused hold %s failed", payment_id)
-    return released
-
-
-async def stop_before_holds_lapse(ctx: Payments, now: datetime, margin_hours: float = 6) -> int:
-    """A hold lapses at `capture_before` (cards: ~7 days). A session still running close to
-    that (a stuck session, a forgotten car) is stopped, so its cost is captured in time."""
-    async with ctx.sessions() as session:
-        rows = (
-            await session.execute(
-                select(ChargingSession.id, Payment.id)
-                .join(Payment, Payment.id_token_pk == ChargingSession.id_token_pk)
-                .where(
-                    ChargingSession.status == SessionStatus.ACTIVE.value,
-                    Payment.status == PaymentState.AUTHORIZED.value,
-                    Payment.capture_before.is_not(None),
-                    Payment.capture_before < now + timedelta(hours=margin_hours),
-                    Payment.limit_stop_requested.is_(False),
-                )
-            )
-        ).all()
-    stopped = 0
-    for session_id, payment_id in rows:
-        async with transaction(ctx.sessions) as session:
-            cs = await session.get_one(ChargingSession, session_id)
-            (await session.get_one(Payment, payment_id)).limit_stop_requested = True
-            from core.models import Charger
-
-            cp_id = (await session.get_one(Charger, cs.charger_id)).charge_point_id
-            transaction_id = cs.transaction_id
-        log.warning("session %s: its hold lapses soon, stopping it", session_id)
-        try:
-            await ctx.commands.send(cp_id, bus.RemoteStop(transaction_id=transaction_id))
-            stopped += 1
-        except bus.CommandError as error:
-            log.warning("could not stop session %s before its hold lapses: %s", session_id, error)
-    return stopped
 
 
 async def refund(ctx: Payments, reference: str, amount_ore: int, reason: str) -> Payment:

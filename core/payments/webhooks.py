@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import insert_ignore, transaction
 from core.models import Payment, WebhookEvent
 from core.payments.guest import advance_checkout, checkouts_waiting_for
-from core.payments.service import Payments, refresh
+from core.payments.jobs import refresh
+from core.payments.service import Payments
 from core.ports import PaymentProviderUnavailable
 from core.timeutil import utcnow
 

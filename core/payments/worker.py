@@ -1,20 +1,25 @@
-"""Background work for payments: settle sessions as they stop, stop sessions at their hold,
-handle stored webhooks, reconcile with the providers, send invoice reminders."""
+"""Background work for payments: settle every session as it stops, stop sessions at their
+hold, handle stored webhooks, reconcile with the providers and move stuck sessions on
+(core.payments.jobs), check reconnecting chargers' sessions, send invoice reminders."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from sqlalchemy import select
 
 from core.bus import Event, EventBus
 from core.models import Payment
 from core.payments import guest, invoices, webhooks
-from core.payments.service import Payments, check_hold, reconcile, settle_session
-from core.ports import PaymentProviderUnavailable
+from core.payments.jobs import reconcile
+from core.payments.service import Payments, check_hold
+from core.payments.settlement import settle_session
+from core.ports import PaymentProviderUnavailable, PaymentState
+from core.sessions import lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +41,9 @@ class PaymentWorker:
         self._reminder_every = reminder_every_s
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        # Id tokens that started a paid session: only those sessions need hold checks.
-        self._paid_tokens: dict[int, bool] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        # Sessions paid from a hold: only those need hold checks as they meter.
+        self._held: dict[int, bool] = {}
 
     def kick(self) -> None:
         """A webhook was stored: handle it now rather than at the next tick."""
@@ -52,45 +58,61 @@ class PaymentWorker:
         await ready.wait()
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._background]:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+        for task in [*self._tasks, *self._background]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
+        self._background.clear()
 
-    async def _is_paid(self, id_token_pk: int | None) -> bool:
-        if id_token_pk is None:
-            return False
-        known = self._paid_tokens.get(id_token_pk)
+    async def _has_hold(self, session_id: int) -> bool:
+        known = self._held.get(session_id)
         if known is None:
             async with self.ctx.sessions() as session:
                 known = (
                     await session.execute(
-                        select(Payment.id).where(Payment.id_token_pk == id_token_pk)
+                        select(Payment.id).where(
+                            Payment.session_id == session_id,
+                            Payment.status == PaymentState.AUTHORIZED.value,
+                        )
                     )
                 ).first() is not None
-            if len(self._paid_tokens) > 100_000:
-                self._paid_tokens.clear()
-            self._paid_tokens[id_token_pk] = known
+            if len(self._held) > 100_000:
+                self._held.clear()
+            self._held[session_id] = known
         return known
 
     async def on_event(self, event: Event) -> None:
+        if event.topic.startswith("charger:") and event.kind == "online":
+            cp_id = event.topic.split(":", 1)[1]
+            self._spawn(lifecycle.reconcile_charger(self.ctx, cp_id), f"reconcile-{cp_id}")
+            return
         if not event.topic.startswith("session:"):
             return
-        data = event.data
-        if not await self._is_paid(data.get("id_token_pk")):
-            return
-        session_id = int(data["session_id"])
+        session_id = int(event.data["session_id"])
         if event.kind == "session_stopped":
+            self._held.pop(session_id, None)
+            # Every finished session is settled, whoever started it and however.
             await settle_session(self.ctx, session_id)
             if await guest.send_receipt(self.ctx, session_id):
                 self._kick_sms()
-        elif event.kind == "session_updated":
+        elif event.kind == "session_updated" and await self._has_hold(session_id):
             await check_hold(self.ctx, session_id)
 
+    def _spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
+        """Talk to a charger without holding up the event stream (commands can take 30 s)."""
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("%s failed: %s", task.get_name(), task.exception())
+
     async def _listen(self, ready: asyncio.Event) -> None:
-        async with self._events.subscribe("*") as stream:
+        async with self._events.subscribe("*") as stream:  # sessions, and chargers online
             ready.set()
             async for event in stream:
                 try:
@@ -111,12 +133,14 @@ class PaymentWorker:
         last_reminders = 0.0
         while True:
             due = loop.time() - last_reminders >= self._reminder_every
+            # Cleared before the round, not after: a webhook stored while the round runs
+            # sets it again and is handled right after, not at the next tick.
+            self._wake.clear()
             try:
                 await self.run_jobs(reminders=due)
             except Exception:
                 log.exception("payment jobs failed")
             if due:
                 last_reminders = loop.time()
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)

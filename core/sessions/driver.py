@@ -1,8 +1,7 @@
-"""What a driver does with charging: start and stop from the app, see their sessions.
+"""What a driver does with charging: the checks before a start, the remote start and stop
+commands, and their sessions.
 
-Starting checks the driver, the connector and payment readiness, then asks the charger
-through the CommandBus with a bounded wait. The session itself appears when the charger
-reports the transaction (StartTransaction / TransactionEvent), as with any other start.
+The start flow itself (payment, the STARTING session, outcomes) is core.sessions.flows.
 """
 
 from __future__ import annotations
@@ -10,12 +9,15 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import bus
 from core.models import (
+    BUSY_STATUSES,
+    OPEN_STATUSES,
     Charger,
     ChargingSession,
     Connector,
@@ -23,7 +25,6 @@ from core.models import (
     IdToken,
     IdTokenKind,
     IdTokenStatus,
-    PaymentMethod,
     SessionStatus,
     User,
     Vehicle,
@@ -41,12 +42,26 @@ STARTABLE = frozenset(
 # ------------------------------------------------------------------ outcomes
 
 
+class Refusal(StrEnum):
+    """Why a start or stop was refused; each transport maps every member to its answer
+    (GraphQL result type, SMS text)."""
+
+    CHARGER_OFFLINE = "ChargerOffline"
+    CONNECTOR_UNAVAILABLE = "ConnectorUnavailable"
+    PAYMENT_METHOD_REQUIRED = "PaymentMethodRequired"
+    NOT_ALLOWED = "NotAllowed"
+    NOT_YOUR_SESSION = "NotYourSession"
+    SESSION_NOT_ACTIVE = "SessionNotActive"
+
+
 @dataclass(frozen=True)
 class Started:
     connector_pk: int
     charge_point_id: str
     evse_id: int
     transaction_id: str | None
+    # The STARTING session that follows this start (core.sessions.flows).
+    session_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -56,26 +71,18 @@ class Stopping:
 
 @dataclass(frozen=True)
 class Refused:
-    """An expected refusal: `kind` names the GraphQL result type."""
+    """An expected refusal."""
 
-    kind: str  # ChargerOffline | ConnectorUnavailable | PaymentMethodRequired | NotAllowed |
-    #            NotYourSession | SessionNotActive
+    kind: Refusal
     message: str
     # No answer (timeout, busy): the charger may still start. A hold must not be released
-    # on this; reconciliation releases it if no session shows up.
+    # on this; the session stays STARTING until the charger reports it or it times out.
     uncertain: bool = False
+    # The session the refused start was recorded as (FAILED, or STARTING if uncertain).
+    session_id: int | None = None
 
 
-# ------------------------------------------------------------------ readiness
-
-
-async def payment_ready(session: AsyncSession, user: User) -> bool:
-    """Invoice customers are always ready; others need a saved payment method."""
-    if user.invoice_billing:
-        return True
-    return bool(
-        (await session.execute(select(exists().where(PaymentMethod.user_id == user.id)))).scalar()
-    )
+# ------------------------------------------------------------------ tokens and sessions
 
 
 async def driver_token(
@@ -108,8 +115,9 @@ async def driver_token(
 async def active_session(
     session: AsyncSession, user_id: int, charger_id: int | None = None
 ) -> ChargingSession | None:
+    """The driver's current session: starting, charging, or suspended (charger silent)."""
     query = select(ChargingSession).where(
-        ChargingSession.user_id == user_id, ChargingSession.status == SessionStatus.ACTIVE.value
+        ChargingSession.user_id == user_id, ChargingSession.status.in_(BUSY_STATUSES)
     )
     if charger_id is not None:
         query = query.where(ChargingSession.charger_id == charger_id)
@@ -130,6 +138,7 @@ class StartPlan:
     evse_id: int
     connector_id: int
     id_token: str
+    remote_start_id: int | None = None
 
 
 async def prepare_start(
@@ -141,7 +150,7 @@ async def prepare_start(
     vehicle_id: int | None = None,
     token_kind: IdTokenKind = IdTokenKind.APP,
 ) -> StartPlan | Refused:
-    """Check driver, connector and payment readiness; make sure the app token exists.
+    """Check the driver and the connector; make sure the app/SMS token exists.
 
     The caller commits before `send_start`: the charger asks about the token at once.
     """
@@ -153,7 +162,7 @@ async def prepare_start(
         )
     ).first()
     if row is None:
-        return Refused("ConnectorUnavailable", "no such connector")
+        return Refused(Refusal.CONNECTOR_UNAVAILABLE, "no such connector")
     connector, charger = row
     if vehicle_id is not None:
         owned = (
@@ -162,19 +171,31 @@ async def prepare_start(
             )
         ).first()
         if owned is None:
-            return Refused("NotAllowed", "that vehicle is not yours")
+            return Refused(Refusal.NOT_ALLOWED, "that vehicle is not yours")
     if await active_session(session, user.id) is not None:
-        return Refused("NotAllowed", "you already have a session charging")
+        return Refused(Refusal.NOT_ALLOWED, "you already have a session charging")
     if not charger.online or not commands.is_connected(charger.charge_point_id):
-        return Refused("ChargerOffline", f"charger {charger.charge_point_id} is offline")
-    if connector.status not in STARTABLE:
-        return Refused("ConnectorUnavailable", f"connector is {connector.status}")
-    if not await payment_ready(session, user):
-        return Refused("PaymentMethodRequired", "add a payment method before charging")
+        return Refused(Refusal.CHARGER_OFFLINE, f"charger {charger.charge_point_id} is offline")
+    if connector.status not in STARTABLE or await _connector_taken(session, connector.id):
+        return Refused(Refusal.CONNECTOR_UNAVAILABLE, f"connector is {connector.status}")
     token = await driver_token(session, user, token_kind)
     return StartPlan(
         connector.id, charger.charge_point_id, connector.evse_id, connector.connector_id, token
     )
+
+
+async def _connector_taken(session: AsyncSession, connector_pk: int) -> bool:
+    """Another driver's start on this connector is under way."""
+    return (
+        await session.execute(
+            select(ChargingSession.id)
+            .where(
+                ChargingSession.connector_pk == connector_pk,
+                ChargingSession.status.in_(BUSY_STATUSES),
+            )
+            .limit(1)
+        )
+    ).first() is not None
 
 
 async def send_start(
@@ -188,22 +209,24 @@ async def send_start(
                 id_token=plan.id_token,
                 evse_id=plan.evse_id,
                 connector_id=plan.connector_id,
-                remote_start_id=secrets.randbelow(2**31 - 1) + 1,
+                remote_start_id=plan.remote_start_id or secrets.randbelow(2**31 - 1) + 1,
             ),
             timeout=timeout,
         )
     except bus.ChargerOffline:
-        return Refused("ChargerOffline", f"charger {plan.charge_point_id} is offline")
+        return Refused(Refusal.CHARGER_OFFLINE, f"charger {plan.charge_point_id} is offline")
     except bus.ChargerBusy:
         return Refused(
-            "ChargerOffline", "the charger is busy; try again in a moment", uncertain=True
+            Refusal.CHARGER_OFFLINE, "the charger is busy; try again in a moment", uncertain=True
         )
     except bus.CommandTimeout:
-        return Refused("ChargerOffline", "the charger did not answer in time", uncertain=True)
+        return Refused(
+            Refusal.CHARGER_OFFLINE, "the charger did not answer in time", uncertain=True
+        )
     except bus.CommandError as error:
-        return Refused("NotAllowed", f"the charger refused: {error}")
+        return Refused(Refusal.NOT_ALLOWED, f"the charger refused: {error}")
     if not result.accepted:
-        return Refused("NotAllowed", f"the charger answered {result.status}")
+        return Refused(Refusal.NOT_ALLOWED, f"the charger answered {result.status}")
     tx = result.payload.get("transaction_id")
     return Started(
         plan.connector_pk, plan.charge_point_id, plan.evse_id, str(tx) if tx is not None else None
@@ -226,20 +249,22 @@ async def stop_charging(
         )
     ).first()
     if row is None or row[0].user_id != user.id:
-        return Refused("NotYourSession", "no such session of yours")
+        return Refused(Refusal.NOT_YOUR_SESSION, "no such session of yours")
     cs, cp_id = row
-    if cs.status != SessionStatus.ACTIVE.value:
-        return Refused("SessionNotActive", "the session has ended")
+    if cs.status == SessionStatus.STARTING.value:
+        return Refused(Refusal.SESSION_NOT_ACTIVE, "the charger has not started the session yet")
+    if cs.status not in OPEN_STATUSES:
+        return Refused(Refusal.SESSION_NOT_ACTIVE, "the session has ended")
     try:
         result = await commands.send(
             cp_id, bus.RemoteStop(transaction_id=cs.transaction_id), timeout=timeout
         )
     except bus.ChargerOffline:
-        return Refused("ChargerOffline", f"charger {cp_id} is offline")
+        return Refused(Refusal.CHARGER_OFFLINE, f"charger {cp_id} is offline")
     except bus.CommandError as error:
-        return Refused("ChargerOffline", f"the charger did not confirm: {error}")
+        return Refused(Refusal.CHARGER_OFFLINE, f"the charger did not confirm: {error}")
     if not result.accepted:
-        return Refused("SessionNotActive", f"the charger answered {result.status}")
+        return Refused(Refusal.SESSION_NOT_ACTIVE, f"the charger answered {result.status}")
     return Stopping(cs.id)
 
 

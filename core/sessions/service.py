@@ -11,6 +11,11 @@ in an unexpected order. The rules:
 - Meter samples are unique per (charger, connector, timestamp, context): replays add nothing.
 - Implausible data (clock in 1970 or the future, meter going backwards, absurd values) is
   flagged on the session and never rejected: the charger would only resend it forever.
+
+Whether a token may charge, and what pays, is decided before a start reaches this module
+(core.sessions.flows.authorize_start, which may place a card hold): the start functions
+take that decision, adopt the STARTING session of a remote start, and tie the hold to the
+session in the same transaction.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bus import Event
@@ -29,18 +34,25 @@ from core.chargers.service import charger_topic
 from core.config import get_settings
 from core.db import insert_ignore
 from core.models import (
+    OPEN_STATUSES,
     Charger,
     ChargingSession,
     Connector,
     MeterSample,
+    Payment,
     SessionStatus,
+    StartChannel,
     TransactionEventRecord,
 )
 from core.sessions.schemas import MeterReading, SessionSummary, TransactionEventIn
 from core.tariffs.service import price_completed_session
 from core.timeutil import EARLIEST_PLAUSIBLE
 from core.uow import UnitOfWork
-from core.users.service import Authorization, authorize, normalize_token
+from core.users.service import Authorization, AuthorizationStatus, authorize, normalize_token
+
+# stop_reason of a session completed on the evidence, without the charger's stop
+# (core.sessions.lifecycle); the charger's real stop, if it comes, still counts.
+EVIDENCE_STOP = "ChargerLost"
 
 
 def session_topic(session_id: int) -> str:
@@ -219,6 +231,46 @@ def _publish(uow: UnitOfWork, cs: ChargingSession, charge_point_id: str, kind: s
 # --------------------------------------------------------------------------- OCPP 1.6
 
 
+def start_key_16(connector_id: int, id_tag: str, meter_start_wh: int, timestamp_raw: str) -> str:
+    """What makes a 1.6 StartTransaction the same message when it is replayed."""
+    return f"{connector_id}|{normalize_token(id_tag)}|{meter_start_wh}|{timestamp_raw}"[:200]
+
+
+async def replayed_start(
+    session: AsyncSession, charger_id: int, start_key: str
+) -> ChargingSession | None:
+    return (
+        await session.execute(
+            select(ChargingSession).where(
+                ChargingSession.charger_id == charger_id, ChargingSession.start_key == start_key
+            )
+        )
+    ).scalar_one_or_none()
+
+
+def stored_authorization(cs: ChargingSession) -> Authorization:
+    """The answer given when the session started, for a replay of its start."""
+    status = AuthorizationStatus(cs.auth_status or AuthorizationStatus.INVALID.value)
+    return Authorization(status, cs.id_token_pk, cs.user_id, session_id=cs.id)
+
+
+async def _starting(session: AsyncSession, auth: Authorization) -> ChargingSession | None:
+    """The STARTING session a decided start belongs to (a remote start), if still open."""
+    if auth.session_id is None:
+        return None
+    cs = await session.get(ChargingSession, auth.session_id)
+    return cs if cs is not None and cs.status == SessionStatus.STARTING.value else None
+
+
+async def _tie_payment(session: AsyncSession, cs: ChargingSession, auth: Authorization) -> None:
+    """The hold decided for this start pays for this session."""
+    if auth.payment_id is None:
+        return
+    payment = await session.get(Payment, auth.payment_id)
+    if payment is not None and payment.session_id is None:
+        payment.session_id = cs.id
+
+
 async def start_transaction(
     uow: UnitOfWork,
     charger_id: int,
@@ -230,47 +282,43 @@ async def start_transaction(
     timestamp_raw: str,
     timestamp: datetime | None,
     received_at: datetime,
+    auth: Authorization,
 ) -> StartResult:
     session = uow.session
     tag = normalize_token(id_tag)
-    start_key = f"{connector_id}|{tag}|{meter_start_wh}|{timestamp_raw}"[:200]
-    auth = await authorize(session, tag, received_at)
-    existing = (
-        await session.execute(
-            select(ChargingSession).where(
-                ChargingSession.charger_id == charger_id, ChargingSession.start_key == start_key
-            )
-        )
-    ).scalar_one_or_none()
+    start_key = start_key_16(connector_id, id_tag, meter_start_wh, timestamp_raw)
+    existing = await replayed_start(session, charger_id, start_key)
     if existing is not None:
-        return StartResult(existing.id, int(existing.transaction_id), auth, replay=True)
+        replay = stored_authorization(existing)
+        return StartResult(existing.id, int(existing.transaction_id), replay, replay=True)
 
     started_at, time_flag = plausible_time(timestamp, received_at)
     connector_pk = await _connector_pk(session, charger_id, connector_id, 1)
     await _supersede_active(uow, charger_id, charge_point_id, connector_pk, started_at)
-    cs = ChargingSession(
-        charger_id=charger_id,
-        connector_pk=connector_pk,
-        evse_id=connector_id,
-        connector_id=1,
-        transaction_id=f"~{uuid.uuid4().hex}",
-        start_key=start_key,
-        id_token=tag,
-        id_token_pk=auth.id_token_pk,
-        user_id=auth.user_id,
-        auth_status=auth.status.value,
-        status=SessionStatus.ACTIVE.value,
-        started_at=started_at,
-        meter_start_wh=meter_start_wh,
-        last_energy_wh=meter_start_wh,
-        energy_wh=0,
-        flags=[],
-    )
+    cs = await _starting(session, auth)
+    if cs is None:
+        cs = ChargingSession(
+            charger_id=charger_id,
+            transaction_id=f"~{uuid.uuid4().hex}",
+            channel=auth.channel or StartChannel.RFID.value,
+            flags=[],
+        )
+        session.add(cs)
+    cs.connector_pk, cs.evse_id, cs.connector_id = connector_pk, connector_id, 1
+    cs.start_key = start_key
+    cs.id_token, cs.id_token_pk, cs.user_id = tag, auth.id_token_pk, auth.user_id
+    cs.auth_status = auth.status.value
+    cs.status = SessionStatus.ACTIVE.value
+    cs.started_at = started_at
+    cs.meter_start_wh = cs.last_energy_wh = meter_start_wh
+    cs.energy_wh = 0
     _flag(cs, time_flag, "implausible_energy" if meter_start_wh < 0 else None)
-    session.add(cs)
+    if not auth.accepted:
+        _flag(cs, "started_unauthorized")  # an offline / cached start we refused
     await session.flush()
     # 1.6 transaction ids are integers chosen by us: the session's own id.
     cs.transaction_id = str(cs.id)
+    await _tie_payment(session, cs, auth)
     _publish(uow, cs, charge_point_id, "session_started")
     return StartResult(cs.id, cs.id, auth, replay=False)
 
@@ -285,7 +333,7 @@ async def _supersede_active(
                 select(ChargingSession).where(
                     ChargingSession.charger_id == charger_id,
                     ChargingSession.connector_pk == connector_pk,
-                    ChargingSession.status == SessionStatus.ACTIVE.value,
+                    ChargingSession.status.in_(OPEN_STATUSES),
                     ChargingSession.started_at < started_at,
                 )
             )
@@ -319,6 +367,7 @@ async def stop_transaction(
     session = uow.session
     auth = await authorize(session, id_tag, received_at) if id_tag else None
     stopped_at, time_flag = plausible_time(timestamp, received_at)
+    late = False
     cs = await _find(session, charger_id, str(transaction_id))
     if cs is None:
         cs = await _orphan_stop(
@@ -334,7 +383,11 @@ async def stop_transaction(
         if cs is None:
             return auth  # the same unknown stop, replayed
     elif cs.status == SessionStatus.COMPLETED.value:
-        return auth  # a replayed stop changes nothing
+        if cs.stop_reason != EVIDENCE_STOP:
+            return auth  # a replayed stop changes nothing
+        # The real stop of a session we completed on the evidence: its data wins.
+        late = True
+        _flag(cs, "late_stop")
     stored, flags = await _store_samples(
         session, charger_id, cs.evse_id or 0, cs.id, readings, received_at
     )
@@ -354,7 +407,7 @@ async def stop_transaction(
     _flag(cs, time_flag)
     _check_energy(cs)
     await price_completed_session(session, cs)
-    _publish(uow, cs, charge_point_id, "session_stopped")
+    _publish(uow, cs, charge_point_id, "session_updated" if late else "session_stopped")
     return auth
 
 
@@ -386,6 +439,7 @@ async def _orphan_stop(
         transaction_id=key,
         id_token=normalize_token(id_tag) if id_tag else None,
         status=SessionStatus.ACTIVE.value,
+        channel=StartChannel.RFID.value,
         meter_start_wh=begin,
         energy_wh=0,
         started_at=min((r.sampled_at for r in readings if r.sampled_at), default=stopped_at),
@@ -415,9 +469,16 @@ async def record_meter_values(
     )
     if cs is not None:
         _flag(cs, *flags)
+        _resume(cs)
     if cs is not None and cs.status == SessionStatus.ACTIVE.value and _apply_live(cs, stored):
         _check_energy(cs)
         _publish(uow, cs, charge_point_id, "session_updated")
+
+
+def _resume(cs: ChargingSession) -> None:
+    """Word about a SUSPENDED session: its charger is back, and so is the session."""
+    if cs.status == SessionStatus.SUSPENDED.value:
+        cs.status, cs.status_reason = SessionStatus.ACTIVE.value, None
 
 
 # --------------------------------------------------------------------------- OCPP 2.x
@@ -429,23 +490,36 @@ async def apply_transaction_event(
     charge_point_id: str,
     event: TransactionEventIn,
     received_at: datetime,
+    auth: Authorization | None = None,
 ) -> Authorization | None:
+    """Apply a 2.x TransactionEvent; `auth` is the decision about its idToken, if it has one
+    (core.sessions.flows.decide_transaction_event)."""
     session = uow.session
-    auth = await authorize(session, event.id_token, received_at) if event.id_token else None
     at, time_flag = plausible_time(event.timestamp, received_at)
     cs = await _find(session, charger_id, event.transaction_id)
+    starting = await _starting(session, auth) if auth is not None else None
     created = cs is None
-    if cs is None:
+    if cs is None and starting is not None:
+        cs = starting  # the remote start we asked for: the same session, now reported
+        cs.transaction_id = event.transaction_id
+        cs.status, cs.started_at = SessionStatus.ACTIVE.value, at
+        cs.connector_pk = None  # set from the event's EVSE below
+    elif cs is None:
         cs = ChargingSession(
             charger_id=charger_id,
             transaction_id=event.transaction_id,
             status=SessionStatus.ACTIVE.value,
             started_at=at,
             energy_wh=0,
+            channel=auth.channel if auth is not None and auth.channel else None,
             flags=[],
         )
         session.add(cs)
         await session.flush()
+    elif starting is not None and starting.id != cs.id:
+        # The transaction began before the driver's token was known (cable first): keep
+        # the STARTING session the driver follows, and move the transaction onto it.
+        cs = await _merge_into(session, cs, starting)
     inserted = (
         await session.execute(
             insert_ignore(session, TransactionEventRecord).returning(TransactionEventRecord.id),
@@ -464,6 +538,7 @@ async def apply_transaction_event(
     ).first()
     if inserted is None:
         return auth  # this seqNo was applied before
+    _resume(cs)
 
     _flag(cs, time_flag)
     if event.offline:
@@ -472,10 +547,14 @@ async def apply_transaction_event(
         connector_id = event.connector_id or 1
         cs.evse_id, cs.connector_id = event.evse_id, connector_id
         cs.connector_pk = await _connector_pk(session, charger_id, event.evse_id, connector_id)
-    if event.id_token and auth is not None and cs.id_token is None:
+    if event.id_token and auth is not None and (cs.id_token is None or cs is starting):
         cs.id_token = normalize_token(event.id_token)
         cs.id_token_pk, cs.user_id = auth.id_token_pk, auth.user_id
         cs.auth_status = auth.status.value
+        cs.channel = cs.channel or auth.channel or StartChannel.RFID.value
+        if not auth.accepted:
+            _flag(cs, "started_unauthorized")
+        await _tie_payment(session, cs, auth)
     if event.remote_start_id is not None:
         cs.remote_start_id = event.remote_start_id
     cs.started_at = min(cs.started_at, at)
@@ -499,6 +578,8 @@ async def apply_transaction_event(
         _apply_live(cs, stored)
 
     if event.event_type == "Ended":
+        if cs.stop_reason == EVIDENCE_STOP:
+            _flag(cs, "late_stop")
         cs.status = SessionStatus.COMPLETED.value
         cs.stopped_at = max(at, cs.started_at)
         cs.stop_reason = event.stopped_reason or "Local"
@@ -507,14 +588,49 @@ async def apply_transaction_event(
         await price_completed_session(session, cs)
     _check_energy(cs)
     kind = (
-        "session_started"
-        if created or event.event_type == "Started"
-        else "session_stopped"
+        "session_stopped"
         if event.event_type == "Ended"
+        else "session_started"
+        if created or event.event_type == "Started"
         else "session_updated"
     )
     _publish(uow, cs, charge_point_id, kind)
     return auth
+
+
+async def _merge_into(
+    session: AsyncSession, reported: ChargingSession, starting: ChargingSession
+) -> ChargingSession:
+    """Move what the charger reported so far onto the STARTING session, and drop the copy."""
+    for model in (MeterSample, TransactionEventRecord):
+        await session.execute(
+            update(model).where(model.session_id == reported.id).values(session_id=starting.id)
+        )
+    for field in (
+        "transaction_id",
+        "connector_pk",
+        "evse_id",
+        "connector_id",
+        "started_at",
+        "meter_start_wh",
+        "last_energy_wh",
+        "last_power_w",
+        "last_soc",
+        "last_sample_at",
+        "energy_wh",
+        "last_seq_no",
+        "offline",
+        "flags",
+    ):
+        value = getattr(reported, field)
+        if field == "transaction_id":
+            reported.transaction_id = f"~merged-{uuid.uuid4().hex}"
+            await session.flush()
+        setattr(starting, field, value)
+    starting.status = SessionStatus.ACTIVE.value
+    await session.delete(reported)
+    await session.flush()
+    return starting
 
 
 async def _energy_from_samples(session: AsyncSession, cs: ChargingSession) -> None:
@@ -549,7 +665,7 @@ async def list_sessions(
         .limit(limit)
     )
     if active_only:
-        query = query.where(ChargingSession.status == SessionStatus.ACTIVE.value)
+        query = query.where(ChargingSession.status.in_(OPEN_STATUSES))
     rows = (await session.execute(query)).all()
     return [
         SessionSummary(
@@ -573,7 +689,7 @@ async def count_active(session: AsyncSession) -> int:
     return int(
         (
             await session.execute(
-                select(func.count()).where(ChargingSession.status == SessionStatus.ACTIVE.value)
+                select(func.count()).where(ChargingSession.status.in_(OPEN_STATUSES))
             )
         ).scalar_one()
     )

@@ -270,7 +270,7 @@ def _flag(cs: ChargingSession, flag: str) -> None:
 
 
 # Payment states in which a session has no price anyone relies on yet.
-UNBILLED = ("none", "unpriced")
+UNBILLED = ("none", "unpriced", "to_invoice")
 
 
 def _billed(cs: ChargingSession) -> bool:

@@ -13,12 +13,14 @@ from core.models import IdToken, IdTokenKind, IdTokenStatus, User
 
 
 class AuthorizationStatus(StrEnum):
-    """The OCPP authorization outcome (identical words in 1.6 and 2.x)."""
+    """The OCPP authorization outcome (1.6 and 2.x share these words; NoCredit is 2.x only
+    and becomes Blocked in 1.6)."""
 
     ACCEPTED = "Accepted"
     BLOCKED = "Blocked"
     EXPIRED = "Expired"
     INVALID = "Invalid"
+    NO_CREDIT = "NoCredit"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,17 @@ class Authorization:
     id_token_pk: int | None = None
     user_id: int | None = None
     expires_at: datetime | None = None
+    # Decided by core.sessions.flows for a start: the STARTING session it belongs to (a
+    # remote start), the hold that pays for it, how it was started, and a short text for
+    # the charger's display when it is refused.
+    session_id: int | None = None
+    payment_id: int | None = None
+    channel: str | None = None
+    message: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == AuthorizationStatus.ACCEPTED
 
 
 class UserError(Exception):

@@ -62,6 +62,7 @@ async def sms(client, body: str, sender: str = KARI, sid: str | None = None) -> 
 async def _with_card(runtime, phone: str = KARI) -> None:
     async def work(s):
         user = (await s.execute(select(User).where(User.phone == phone))).scalar_one()
+        user.invoice_billing = False
         s.add(
             PaymentMethod(
                 user_id=user.id,

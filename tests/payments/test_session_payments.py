@@ -18,7 +18,7 @@ from core.models import (
     Site,
     User,
 )
-from core.payments.service import settle_session
+from core.payments.settlement import settle_session
 from tests.api.graphql_helpers import gql, sign_in
 from tests.api.test_e2e import ChargingCharger
 from tests.helpers import add_fleet, arrange, boot16, connect
@@ -36,7 +36,7 @@ async def client(runtime):
 
 
 async def _setup(runtime, client, card: str = "pm_sandbox_visa", price: int = 500):
-    await add_fleet(runtime, "CP-1")
+    await add_fleet(runtime, "CP-1", invoiced=False)
     token = (await sign_in(client, runtime, "91234567"))["accessToken"]
 
     async def work(s):

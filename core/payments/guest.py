@@ -381,6 +381,11 @@ async def view(ctx: Payments, token: str) -> CheckoutView | None:
         connector = await session.get_one(Connector, checkout.connector_pk)
         charger = await session.get_one(Charger, connector.charger_id)
         cs = await _session_of(session, checkout)
+        if cs is not None and cs.status in (
+            SessionStatus.STARTING.value,
+            SessionStatus.FAILED.value,
+        ):
+            cs = None  # not charging (yet): the page shows the checkout's own state
         payment = await session.get(Payment, checkout.payment_id) if checkout.payment_id else None
         status = checkout.status
         if cs is not None and cs.status == SessionStatus.COMPLETED.value and status != "completed":

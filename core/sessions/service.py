@@ -282,10 +282,15 @@ async def start_transaction(
     timestamp_raw: str,
     timestamp: datetime | None,
     received_at: datetime,
-    auth: Authorization,
+    auth: Authorization | None = None,
 ) -> StartResult:
+    """Record a 1.6 StartTransaction. `auth` is the decision about its idTag
+    (core.sessions.flows.decide_start_transaction); without one, only the tag's status
+    counts (no payment tied)."""
     session = uow.session
     tag = normalize_token(id_tag)
+    if auth is None:
+        auth = await authorize(session, tag, received_at)
     start_key = start_key_16(connector_id, id_tag, meter_start_wh, timestamp_raw)
     existing = await replayed_start(session, charger_id, start_key)
     if existing is not None:
@@ -495,6 +500,8 @@ async def apply_transaction_event(
     """Apply a 2.x TransactionEvent; `auth` is the decision about its idToken, if it has one
     (core.sessions.flows.decide_transaction_event)."""
     session = uow.session
+    if auth is None and event.id_token:
+        auth = await authorize(session, event.id_token, received_at)
     at, time_flag = plausible_time(event.timestamp, received_at)
     cs = await _find(session, charger_id, event.transaction_id)
     starting = await _starting(session, auth) if auth is not None else None

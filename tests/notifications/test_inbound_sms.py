@@ -135,7 +135,7 @@ async def test_unknown_number_gets_sign_up_and_guest_pay_links(client, runtime):
 
 
 async def test_every_start_failure_has_a_clear_reply(client, runtime, ocpp_url):
-    await add_fleet(runtime, "KLOKK-AC-01")
+    await add_fleet(runtime, "KLOKK-AC-01", invoiced=False)
     assert "Fant ingen lader" in await sms(client, "Lade start NOPE-99")
     assert "ikke tilkoblet" in await sms(client, "Lade start KLOKK-AC-01")
     async with connect(ocpp_url, "KLOKK-AC-01") as cp:

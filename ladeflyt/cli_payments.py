@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.chargers.service import find_by_code
 from core.config import Settings
 from core.db import create_engine, session_factory
-from core.models import ChargingSession, Payment, SessionStatus
+from core.models import Payment
 from core.ports import PaymentDeclined
 
 
@@ -61,7 +62,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> None:
     rows = asyncio.run(_with_session(settings, work))
     print(
         f"{'reference':<24} {'purpose':<8} {'provider':<14} {'status':<10} "
-        f"{'held':>9} {'captured':>9} {'refunded':>9}  session/invoice"
+        f"{'amount':>9} {'refunded':>9}  session/invoice"
     )
     for p in rows:
         target = (
@@ -69,38 +70,46 @@ def _list(args: argparse.Namespace, settings: Settings) -> None:
             if p.session_id
             else (f"invoice {p.invoice_id}" if p.invoice_id else "-")
         )
+        # What the payment is worth now: captured once captured, else what is held.
+        amount = p.amount_captured_ore if p.amount_captured_ore else p.amount_authorized_ore
         print(
             f"{p.reference:<24} {p.purpose:<8} {p.provider:<14} {p.status:<10} "
-            f"{p.amount_authorized_ore / 100:>9.2f} {p.amount_captured_ore / 100:>9.2f} "
-            f"{p.amount_refunded_ore / 100:>9.2f}  {target}"
+            f"{amount / 100:>9.2f} {p.amount_refunded_ore / 100:>9.2f}  {target}"
         )
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> None:
-    """Money in = money captured: every completed, paid session's capture equals its cost."""
+    """Every finished session settled, energy, price and money in agreement (exit 1 if not)."""
+    from datetime import timedelta
 
-    async def work(session: AsyncSession) -> list[tuple[int, int | None, int, str]]:
-        query = (
-            select(
-                ChargingSession.id,
-                ChargingSession.cost_ore,
-                func.coalesce(
-                    func.sum(Payment.amount_captured_ore - Payment.amount_refunded_ore), 0
-                ),
-                ChargingSession.payment_state,
+    from core.payments.audit import AuditReport, audit
+
+    async def work(session: AsyncSession) -> AuditReport:
+        return await audit(session, grace=timedelta(minutes=args.grace_minutes))
+
+    report: AuditReport = asyncio.run(_with_session(settings, work))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "checked": report.checked,
+                    "problems": [vars(f) for f in report.problems],
+                    "unpaid": [vars(f) for f in report.unpaid],
+                },
+                indent=2,
             )
-            .join(Payment, Payment.id_token_pk == ChargingSession.id_token_pk)
-            .where(ChargingSession.status == SessionStatus.COMPLETED.value)
-            .group_by(ChargingSession.id, ChargingSession.cost_ore, ChargingSession.payment_state)
         )
-        return [tuple(r) for r in await session.execute(query)]  # type: ignore[misc]
-
-    rows = asyncio.run(_with_session(settings, work))
-    wrong = [r for r in rows if (r[1] or 0) != r[2] and r[3] not in ("unpriced",)]
-    for session_id, cost, captured, state in wrong:
-        print(f"session {session_id}: cost {cost} øre, captured {captured} øre ({state})")
-    print(f"{len(rows)} paid session(s) checked, {len(wrong)} mismatch(es)")
-    if wrong:
+    else:
+        for f in report.problems:
+            target = f"session {f.session_id}" if f.session_id is not None else "payment"
+            print(f"{target}: {f.kind}: {f.detail}")
+        for f in report.unpaid:
+            print(f"session {f.session_id}: {f.detail}")
+        print(
+            f"{report.checked} finished session(s) checked: "
+            f"{len(report.problems)} problem(s), {len(report.unpaid)} unpaid"
+        )
+    if not report.clean:
         sys.exit(1)
 
 
@@ -139,7 +148,17 @@ def register(sub: Any) -> None:
     p = payments.add_parser("list", help="newest payments first")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=_list)
-    p = payments.add_parser("check", help="money in = money captured, per paid session")
+    p = payments.add_parser(
+        "check",
+        help="every finished session settled; energy, price and money agree (exit 1 if not)",
+    )
+    p.add_argument(
+        "--grace-minutes",
+        type=float,
+        default=10,
+        help="skip sessions that finished this recently (settlement takes a moment)",
+    )
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=_check)
     p = payments.add_parser("refund", help="refund (part of) a captured payment")
     p.add_argument("reference")

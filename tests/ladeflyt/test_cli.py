@@ -140,4 +140,4 @@ def test_qr_writes_a_code_for_the_guest_pay_page(db_url, tmp_path):
     assert out.read_text().startswith("<?xml") and "<svg" in out.read_text()
     assert ladeflyt(db_url, "qr", "NOPE", check=False).returncode == 2
     checked = ladeflyt(db_url, "payments", "check")
-    assert "0 mismatch(es)" in checked.stdout
+    assert "0 finished session(s) checked: 0 problem(s), 0 unpaid" in checked.stdout

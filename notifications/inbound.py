@@ -254,13 +254,7 @@ class InboundSmsHandler:
             return render("not_your_session", language, code=code)
         cost = await session_cost_ore(session, cs)
         energy = cs.energy_wh
-        outcome = await driver.stop_charging(
-            session,
-            self.s.commands,
-            user,
-            cs.id,
-            timeout=self.s.settings.remote_start_timeout_s,
-        )
+        outcome = await flows.stop_for_driver(self.s.payments, user.id, cs.id)
         if isinstance(outcome, driver.Refused):
             if outcome.kind == "NotYourSession":
                 return render("not_your_session", language, code=code)

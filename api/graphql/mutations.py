@@ -192,20 +192,19 @@ class Mutation:
         pk = _pk(session_id)
         if pk is None:
             return r.NotYourSession(message="no such session of yours")
-        outcome = await driver.stop_charging(
-            ctx.session,
-            ctx.services.commands,
-            user,
-            pk,
-            timeout=ctx.services.settings.remote_start_timeout_s,
-        )
+        outcome = await flows.stop_for_driver(ctx.services.payments, user.id, pk)
         if isinstance(outcome, driver.Refused):
             return _refusal(outcome)  # type: ignore[return-value]
-        cs = await driver.session_for_user(ctx.session, user.id, outcome.session_id)
-        assert cs is not None
-        return r.ChargingStopping(
-            message="The charger is stopping the session.", session=await session_view(ctx, cs)
+        async with ctx.services.sessions() as db:
+            cs = await driver.session_for_user(db, user.id, outcome.session_id)
+            assert cs is not None
+            view = await session_view(ctx, cs, db)
+        message = (
+            "The start was cancelled."
+            if cs.status == "failed"
+            else "The charger is stopping the session."
         )
+        return r.ChargingStopping(message=message, session=view)
 
     # ------------------------------------------------------------- account
 

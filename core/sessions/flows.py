@@ -178,6 +178,25 @@ async def start_remote(
     )
 
 
+async def stop_for_driver(
+    ctx: Payments, user_id: int, session_id: int
+) -> driver.Stopping | driver.Refused:
+    """Stop a driver's session; one that has not started yet is cancelled (FAILED, its
+    hold released) rather than left waiting for a car."""
+    async with ctx.sessions() as session:
+        cs = await session.get(ChargingSession, session_id)
+        if cs is None or cs.user_id != user_id:
+            return driver.Refused(driver.Refusal.NOT_YOUR_SESSION, "no such session of yours")
+        starting = cs.status == SessionStatus.STARTING.value
+    if starting and await lifecycle.fail_start(ctx, session_id, "cancelled by the driver"):
+        return driver.Stopping(session_id)
+    async with ctx.sessions() as session:
+        user = await session.get_one(User, user_id)
+        return await driver.stop_charging(
+            session, ctx.commands, user, session_id, timeout=ctx.settings.remote_start_timeout_s
+        )
+
+
 # ------------------------------------------------------------------ the charger asks
 
 

@@ -4,6 +4,7 @@ proves it. Drivers who cannot pay are refused at the charger with a reason."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -43,6 +44,18 @@ async def client(runtime):
         transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://test"
     ) as c:
         yield c
+
+
+async def ladeflyt(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The operator's CLI, as a process of its own."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "ladeflyt.cli", *args],
+        env={**os.environ, "LADEFLYT_DATABASE_URL": db_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def now(offset_s: float = 0) -> str:
@@ -90,9 +103,7 @@ async def rfid_session_16(cp: Any, tag: str, wh: int, *, authorize: bool = True)
         if answer.id_tag_info["status"] != "Accepted":
             return answer
     started = await cp.call(
-        call16.StartTransaction(
-            connector_id=1, id_tag=tag, meter_start=10_000, timestamp=now(-60)
-        )
+        call16.StartTransaction(connector_id=1, id_tag=tag, meter_start=10_000, timestamp=now(-60))
     )
     await cp.call(
         call16.StopTransaction(
@@ -226,9 +237,7 @@ def tx_event(kind: str, seq: int, at: str, wh: int, **kw: Any) -> call201.Transa
     )
 
 
-async def test_an_offline_2x_transaction_replayed_later_is_charged_to_the_card(
-    runtime, ocpp_url
-):
+async def test_an_offline_2x_transaction_replayed_later_is_charged_to_the_card(runtime, ocpp_url):
     await card_payer(runtime)
     token = {"id_token": "TAG-OK", "type": "ISO14443"}
     async with connect(ocpp_url, CODE, protocol="2.0.1") as cp:
@@ -335,9 +344,7 @@ async def test_app_sms_rfid_and_guest_starts_each_end_in_exactly_one_settlement(
             assert result["data"]["startCharging"]["__typename"] == "ChargingStarted"
 
         async def app_stop() -> None:
-            (active,) = [
-                cs for cs in await rows(runtime, ChargingSession) if cs.status == "active"
-            ]
+            (active,) = [cs for cs in await rows(runtime, ChargingSession) if cs.status == "active"]
             result = await gql(
                 client,
                 "mutation($s: ID!) { stopCharging(sessionId: $s) { __typename } }",
@@ -384,13 +391,7 @@ async def test_app_sms_rfid_and_guest_starts_each_end_in_exactly_one_settlement(
     for cs in sessions:
         (payment,) = await rows(runtime, Payment, Payment.session_id == cs.id)
         assert (payment.status, payment.amount_captured_ore) == ("captured", 1_000)
-    checked = subprocess.run(
-        [sys.executable, "-m", "ladeflyt.cli", "payments", "check", "--grace-minutes", "0"],
-        env={**os.environ, "LADEFLYT_DATABASE_URL": db_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    checked = await ladeflyt(db_url, "payments", "check", "--grace-minutes", "0")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "4 finished session(s) checked: 0 problem(s), 0 unpaid" in checked.stdout
 
@@ -411,9 +412,7 @@ async def test_payments_check_lists_unsettled_sessions_and_mismatches_and_fails(
             "flags": [],
         }
         never = ChargingSession(transaction_id="1", cost_ore=1_000, **common)
-        short = ChargingSession(
-            transaction_id="2", cost_ore=1_000, payment_state="paid", **common
-        )
+        short = ChargingSession(transaction_id="2", cost_ore=1_000, payment_state="paid", **common)
         s.add_all([never, short])
         await s.flush()
         s.add(
@@ -431,13 +430,7 @@ async def test_payments_check_lists_unsettled_sessions_and_mismatches_and_fails(
         return never.id, short.id
 
     never, short = await arrange(runtime, books)
-    result = subprocess.run(
-        [sys.executable, "-m", "ladeflyt.cli", "payments", "check"],
-        env={**os.environ, "LADEFLYT_DATABASE_URL": db_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = await ladeflyt(db_url, "payments", "check")
     assert result.returncode == 1
     assert f"session {never}: not_settled: no settlement (none)" in result.stdout
     assert f"session {short}: money_mismatch: paid: cost 1000 øre, collected 900 øre" in (

@@ -92,13 +92,20 @@ async def open_starting(
     return cs
 
 
-async def _publish(ctx: Payments, session: AsyncSession, cs: ChargingSession, kind: str) -> None:
-    if ctx.events is None:
-        return
+async def _event(session: AsyncSession, cs: ChargingSession, kind: str) -> list[bus.Event]:
+    """The live updates about `cs`; publish them once the change is committed."""
     cp_id = (await session.get_one(Charger, cs.charger_id)).charge_point_id
     data = session_event(cs, kind)
-    ctx.events.publish(bus.Event(session_topic(cs.id), kind, data))
-    ctx.events.publish(bus.Event(charger_topic(cp_id), kind, data))
+    return [
+        bus.Event(session_topic(cs.id), kind, data),
+        bus.Event(charger_topic(cp_id), kind, data),
+    ]
+
+
+def _publish(ctx: Payments, events: list[bus.Event]) -> None:
+    if ctx.events is not None:
+        for event in events:
+            ctx.events.publish(event)
 
 
 async def fail_start(ctx: Payments, session_id: int, reason: str) -> bool:
@@ -136,7 +143,8 @@ async def fail_start(ctx: Payments, session_id: int, reason: str) -> bool:
             .scalars()
             .all()
         )
-        await _publish(ctx, session, cs, "session_failed")
+        events = await _event(session, cs, "session_failed")
+    _publish(ctx, events)
     for payment_id in holds:
         await release(ctx, payment_id)
     log.info("session %s did not start: %s", session_id, reason)
@@ -184,6 +192,7 @@ async def suspend_silent(ctx: Payments, now: datetime) -> int:
     """ACTIVE sessions nobody has heard of for a while, on a charger that is offline or
     reports the connector idle: SUSPENDED (the next word about them resumes them)."""
     cutoff = now - timedelta(seconds=ctx.settings.session_suspend_after_s)
+    events: list[bus.Event] = []
     async with transaction(ctx.sessions) as session:
         rows = (
             await session.execute(
@@ -205,7 +214,8 @@ async def suspend_silent(ctx: Payments, now: datetime) -> int:
                 "the charger is offline" if not online else "the charger reports the plug idle"
             )
             suspended += 1
-            await _publish(ctx, session, cs, "session_suspended")
+            events += await _event(session, cs, "session_suspended")
+    _publish(ctx, events)
     return suspended
 
 
@@ -226,6 +236,7 @@ async def settle_on_evidence(ctx: Payments, now: datetime) -> list[int]:
         .exists()
     )
     completed: list[int] = []
+    events: list[bus.Event] = []
     async with transaction(ctx.sessions) as session:
         rows = (
             (
@@ -248,8 +259,9 @@ async def settle_on_evidence(ctx: Payments, now: datetime) -> list[int]:
             if "stop_missing" not in (cs.flags or []):
                 cs.flags = [*(cs.flags or []), "stop_missing"]
             await price_completed_session(session, cs)
-            await _publish(ctx, session, cs, "session_stopped")
+            events += await _event(session, cs, "session_stopped")
             completed.append(cs.id)
+    _publish(ctx, events)  # committed: the settlement job may settle them now
     for session_id in completed:
         log.warning("session %s: charger silent, completed on the last meter reading", session_id)
     return completed
@@ -301,18 +313,18 @@ async def reconcile_charger(ctx: Payments, charge_point_id: str) -> int:
 
 
 async def _after_status(ctx: Payments, session_id: int, *, ongoing: bool, queued: bool) -> None:
+    events: list[bus.Event] = []
     async with transaction(ctx.sessions) as session:
         cs = await session.get(ChargingSession, session_id)
         if cs is None or cs.status not in OPEN_STATUSES:
             return
-        if ongoing:
-            if cs.status == SessionStatus.SUSPENDED.value:
-                cs.status, cs.status_reason = SessionStatus.ACTIVE.value, None
-                await _publish(ctx, session, cs, "session_updated")
-            return
-        if queued:
-            return  # the charger replays the transaction's end itself
-        cs.status = SessionStatus.SUSPENDED.value
-        cs.status_reason = "the charger says the transaction has ended"
-        # Nothing will come: settle on the evidence at the next round.
-        cs.updated_at = utcnow() - timedelta(seconds=ctx.settings.session_settle_after_s + 1)
+        if ongoing and cs.status == SessionStatus.SUSPENDED.value:
+            cs.status, cs.status_reason = SessionStatus.ACTIVE.value, None
+            events = await _event(session, cs, "session_updated")
+        elif not ongoing and not queued:
+            # Ended, and nothing queued will tell us more: settle on the evidence at the
+            # next round. (Queued messages: the charger replays the end itself.)
+            cs.status = SessionStatus.SUSPENDED.value
+            cs.status_reason = "the charger says the transaction has ended"
+            cs.updated_at = utcnow() - timedelta(seconds=ctx.settings.session_settle_after_s + 1)
+    _publish(ctx, events)

@@ -267,7 +267,7 @@ async def test_a_webhook_stored_while_the_worker_is_busy_is_handled_right_after(
             busy.set()
             await release.wait()
 
-    worker.run_jobs = run_jobs  # type: ignore[method-assign]
+    worker.run_jobs = run_jobs
     await worker.start()
     try:
         await busy.wait()

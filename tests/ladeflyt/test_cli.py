@@ -47,6 +47,8 @@ async def test_register_charger_user_token_then_charge_and_list_sessions_as_json
     )
     ladeflyt(db_url, "user", "add", "912 34 567", "--name", "Kari", "--group", "member")
     ladeflyt(db_url, "token", "add", "04aabbcc", "--user", "+4791234567")
+    # A tag charges only for a driver who can pay: Kari is invoiced monthly.
+    ladeflyt(db_url, "invoices", "customer", "+4791234567", "--invoice-billing")
 
     stop_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     start_at = stop_at - timedelta(hours=1)

@@ -140,13 +140,12 @@ class Settings(BaseSettings):
         return served
 
     @property
-    def public_base_url_is_local(self) -> bool:
-        """True when links point at this machine only (nobody else can open them)."""
-        return self._base_url_follows_server and self.http_host in _WILDCARDS | _LOOPBACK
+    def links_only_work_here(self) -> bool:
+        """Served on every interface, but links (from the default) name 127.0.0.1."""
+        return self._base_url_follows_server and self.http_host in _WILDCARDS
 
 
 _WILDCARDS = {"", "0.0.0.0", "::"}
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def http_url(host: str, port: int) -> str:

@@ -140,13 +140,11 @@ class InboundSmsHandler:
                 return self._say("unknown_command", language)
             if command.kind == "stop_or_opt_out":
                 # STOPP/STOP alone: a driver who is charging means the charge, never the SMS.
-                active = await driver.active_session(session, user.id) if user else None
-                if user is None or active is None:
+                stopped = await self._stop_active(session, user, language) if user else None
+                if stopped is None:
                     await outbox.opt_out(session, phone)
                     return self._say("opted_out", language)
-                charger = await session.get_one(Charger, active.charger_id)
-                reply = await self._stop(session, user, charger, language)
-                return reply + self._say("opt_out_hint", language)
+                return stopped + self._say("opt_out_hint", language)
             if command.kind == "opt_out":
                 await outbox.opt_out(session, phone)
                 return self._say("opted_out", language)
@@ -158,11 +156,8 @@ class InboundSmsHandler:
             if command.kind == "stop" and command.code is None:  # LADE STOP: what is charging
                 if user is None:
                     return self._unknown_number(language, None)
-                active = await driver.active_session(session, user.id)
-                if active is None:
-                    return self._say("status_none", language)
-                charger = await session.get_one(Charger, active.charger_id)
-                return await self._stop(session, user, charger, language)
+                stopped = await self._stop_active(session, user, language)
+                return stopped or self._say("status_none", language)
             charger, connector_no = await self._charger(session, command)
             typed = (command.code or "").upper()
             if charger is None:
@@ -193,6 +188,14 @@ class InboundSmsHandler:
             evse=outcome.evse_id,
             price=price,
         )
+
+    async def _stop_active(self, session: AsyncSession, user: User, language: str) -> str | None:
+        """Stop the session the driver is charging; None when nothing is charging."""
+        active = await driver.active_session(session, user.id)
+        if active is None:
+            return None
+        charger = await session.get_one(Charger, active.charger_id)
+        return await self._stop(session, user, charger, language)
 
     async def _charger(
         self, session: AsyncSession, command: SmsCommand

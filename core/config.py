@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.billing.settings import BillingSettings
+
+DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 
 
 class Settings(BaseSettings):
@@ -56,7 +60,9 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = 20
     # How long startCharging waits for the charger to accept the remote start.
     remote_start_timeout_s: float = Field(default=10.0, gt=0)
-    public_base_url: str = "http://127.0.0.1:8000"
+    # The address people and webhooks use. Left at the default, it is the address the HTTP
+    # server listens on (see `served_at`), so links always open what is actually served.
+    public_base_url: str = DEFAULT_PUBLIC_BASE_URL
 
     # SMS. `sms_provider` console prints messages; twilio sends them. An empty auth token
     # disables the Twilio webhooks (404).
@@ -109,6 +115,61 @@ class Settings(BaseSettings):
     operator_token: str = ""
 
     environment: str = "development"
+
+    # ------------------------------------------------------------ operator voice
+    # Who speaks in SMS, on the pages, receipts and invoices. The operator's name,
+    # organisation number, address, e-mail and phone are the invoice seller's
+    # (LADEFLYT_BILLING_SELLER_*, core/billing/settings.py): one set of facts everywhere.
+    billing: BillingSettings = Field(default_factory=BillingSettings, exclude=True)
+    # The short number (or sender name) drivers text and get SMS from.
+    sms_short_number: str = "2210"
+    # When support answers the phone: "DAYS HH:MM-HH:MM", several joined by ";"
+    # (e.g. "mon-fri 08:00-16:00; sat 10:00-14:00"); empty: not stated.
+    support_hours: str = "mon-fri 08:00-16:00"
+    _base_url_follows_server: bool = PrivateAttr(default=False)
+
+    @field_validator("support_hours")
+    @classmethod
+    def _check_support_hours(cls, value: str) -> str:
+        from core.operator import parse_hours
+
+        parse_hours(value)  # a typo fails at start, not in a driver's SMS
+        return value
+
+    @model_validator(mode="after")
+    def _public_base_url_from_server(self) -> Settings:
+        if self.public_base_url.rstrip("/") == DEFAULT_PUBLIC_BASE_URL:
+            self.public_base_url = http_url(self.http_host, self.http_port)
+            self._base_url_follows_server = True
+        return self
+
+    def served_at(self, host: str, port: int) -> Settings:
+        """These settings for an HTTP server bound to host:port (port 0 resolved): a public
+        base URL left at its default becomes that address; a configured one is kept."""
+        update: dict[str, object] = {"http_host": host, "http_port": port}
+        if self._base_url_follows_server:
+            update["public_base_url"] = http_url(host, port)
+        served = self.model_copy(update=update)
+        served._base_url_follows_server = self._base_url_follows_server
+        return served
+
+    @property
+    def links_only_work_here(self) -> bool:
+        """Served on every interface, but links (from the default) name 127.0.0.1."""
+        return self._base_url_follows_server and self.http_host in _WILDCARDS
+
+
+_WILDCARDS = {"", "0.0.0.0", "::"}
+
+
+def http_url(host: str, port: int) -> str:
+    """The URL of an HTTP server on host:port. A wildcard bind (0.0.0.0, ::) is reached at
+    127.0.0.1 on this machine; set LADEFLYT_PUBLIC_BASE_URL for anyone else."""
+    if host in _WILDCARDS:
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 @lru_cache(maxsize=1)

@@ -28,6 +28,7 @@ from core.billing.invoice_html import render_invoice_html
 from core.config import Settings
 from core.db import create_engine, session_factory, transaction
 from core.models import Charger, Connector
+from core.operator import Operator
 from core.tariffs import admin
 from core.tariffs.errors import TariffError
 from core.tariffs.service import quote
@@ -343,7 +344,7 @@ def _write(data: str | bytes, out: str | None) -> None:
 def cmd_invoices_show(args: argparse.Namespace, settings: Settings) -> None:
     detail = _run(settings, lambda s: _detail(s, args.id))
     if args.html:
-        _write(render_invoice_html(detail), args.out)
+        _write(render_invoice_html(detail, Operator.from_settings(settings)), args.out)
         return
     if args.json:
         _json(asdict(detail))

@@ -75,7 +75,7 @@ def sms_sender(settings: Settings) -> SmsSender:
         return TwilioSmsSender(
             settings.twilio_account_sid,
             settings.twilio_auth_token,
-            settings.twilio_from,
+            settings.twilio_from or settings.sms_short_number,
             settings.public_base_url.rstrip("/") + "/sms/status",
         )
     if settings.sms_provider != "console":

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Generator
 from typing import Any
 
@@ -51,7 +52,31 @@ def _demo_simulation(settings: Settings, port: int, count: int) -> Any:
     )
 
 
+def bind_http(settings: Settings) -> tuple[socket.socket, Settings]:
+    """Bind the HTTP socket first, so that links name the address actually served: a
+    public base URL left at its default becomes this host and port (also the free port
+    picked for LADEFLYT_HTTP_PORT=0); a configured one is kept."""
+    host, port = settings.http_host, settings.http_port
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise SystemExit(f"cannot listen for HTTP on {host}:{port}: {error.strerror}") from None
+    sock.set_inheritable(True)
+    served = settings.served_at(host, sock.getsockname()[1])
+    if served.links_only_work_here:
+        log.warning(
+            "links in SMS and on pages point to %s, which only this machine can open; "
+            "set LADEFLYT_PUBLIC_BASE_URL to the address people use",
+            served.public_base_url,
+        )
+    return sock, served
+
+
 async def serve(settings: Settings, *, demo: bool = False, simulate: int = 0) -> None:
+    sock, settings = bind_http(settings)
     runtime = Runtime.build(settings)
     if demo:
         from ladeflyt.demo import seed
@@ -79,8 +104,14 @@ async def serve(settings: Settings, *, demo: bool = False, simulate: int = 0) ->
 
         config = _demo_simulation(settings, runtime.gateway.port, simulate)
         simulation = asyncio.create_task(run_simulation(config))
+    log.info(
+        "HTTP on %s:%s, links to %s",
+        settings.http_host,
+        settings.http_port,
+        settings.public_base_url,
+    )
     try:
-        await server.serve()
+        await server.serve(sockets=[sock])
     finally:
         log.info("shutting down")
         if simulation is not None:

@@ -20,8 +20,9 @@ from core.chargers.service import find_by_code
 from core.config import Settings
 from core.db import transaction
 from core.messaging import outbox
-from core.messaging.templates import kroner, kwh, render
+from core.messaging.templates import kroner, kwh, render, unit_price
 from core.models import Charger, IdTokenKind, InboundSms, StartChannel, User
+from core.operator import Operator
 from core.payments.service import Payments
 from core.sessions import driver, flows
 from core.sessions.costs import connector_quotes, session_cost_ore
@@ -44,6 +45,13 @@ class InboundSmsHandler:
     def __init__(self, services: InboundSmsServices) -> None:
         self.s = services
 
+    @property
+    def operator(self) -> Operator:
+        return Operator.from_settings(self.s.settings)
+
+    def _say(self, key: str, language: str | None, **values: object) -> str:
+        return render(key, language, self.operator, **values)
+
     async def handle(self, message_sid: str, sender: str, recipient: str, body: str) -> str:
         """Act on one inbound SMS; return the reply text ('' for none)."""
         try:
@@ -60,13 +68,13 @@ class InboundSmsHandler:
                 return stored.scalar_one_or_none() or ""
             limited = await self._rate_limited(session, phone)
         if limited:
-            reply = render("rate_limited", command.language)
+            reply = self._say("rate_limited", command.language)
         else:
             try:
                 reply = await self._act(phone, command)
             except Exception:
                 log.exception("SMS command %r from %s failed", body, phone)
-                reply = render("unknown_command", command.language)
+                reply = self._say("unknown_command", command.language)
         async with transaction(self.s.sessions) as session:
             row = (
                 await session.execute(
@@ -121,25 +129,40 @@ class InboundSmsHandler:
     async def _act(self, phone: str, command: SmsCommand) -> str:
         async with transaction(self.s.sessions) as session:
             user = await get_user_by_phone(session, phone)
-            language = user.language if user is not None else command.language
+            # The reply speaks the command's language (CHARGE START → English even for a
+            # driver whose profile says nb); words that are the same in both follow the
+            # profile.
+            language = command.language or (user.language if user is not None else "nb")
             if command.kind == "help":
-                return render("help", command.language)
+                return self._say("help", language)
             if command.kind == "unknown":
-                return render("unknown_command", language)
+                return self._say("unknown_command", language)
+            if command.kind == "stop_or_opt_out":
+                # STOPP/STOP alone: a driver who is charging means the charge, never the SMS.
+                stopped = await self._stop_active(session, user, language) if user else None
+                if stopped is None:
+                    await outbox.opt_out(session, phone)
+                    return self._say("opted_out", language)
+                return stopped + self._say("opt_out_hint", language)
             if command.kind == "opt_out":
                 await outbox.opt_out(session, phone)
-                return render("opted_out", language)
+                return self._say("opted_out", language)
             if command.kind == "opt_in":
                 await outbox.opt_in(session, phone)
-                return render("opted_in", language)
+                return self._say("opted_in", language)
             if command.kind == "status":
                 return await self._status(session, user, language)
+            if command.kind == "stop" and command.code is None:  # LADE STOP: what is charging
+                if user is None:
+                    return self._unknown_number(language, None)
+                stopped = await self._stop_active(session, user, language)
+                return stopped or self._say("status_none", language)
             charger, connector_no = await self._charger(session, command)
             typed = (command.code or "").upper()
             if charger is None:
                 if user is None:
                     return self._unknown_number(language, None)
-                return render("unknown_charger", language, code=typed)
+                return self._say("unknown_charger", language, code=typed)
             if user is None:
                 return self._unknown_number(language, charger)
             if command.kind == "stop":
@@ -154,16 +177,24 @@ class InboundSmsHandler:
             self.s.payments, user.id, plan.connector_pk, StartChannel.SMS
         )
         if isinstance(outcome, flows.ApproveInVipps):
-            return render("approve_in_vipps", language, code=code, link=outcome.status_url)
+            return self._say("approve_in_vipps", language, code=code, link=outcome.status_url)
         if isinstance(outcome, driver.Refused):
             return self._refusal(outcome, charger.public_code or charger.charge_point_id, language)
-        return render(
+        return self._say(
             "started",
             language,
             code=charger.public_code or charger.charge_point_id,
             evse=outcome.evse_id,
             price=price,
         )
+
+    async def _stop_active(self, session: AsyncSession, user: User, language: str) -> str | None:
+        """Stop the session the driver is charging; None when nothing is charging."""
+        active = await driver.active_session(session, user.id)
+        if active is None:
+            return None
+        charger = await session.get_one(Charger, active.charger_id)
+        return await self._stop(session, user, charger, language)
 
     async def _charger(
         self, session: AsyncSession, command: SmsCommand
@@ -191,19 +222,17 @@ class InboundSmsHandler:
         if connector_no is not None:
             connectors = [c for c in connectors if c.evse_id == connector_no]
             if not connectors:
-                return render(
+                return self._say(
                     "connector_busy",
                     language,
                     code=code,
-                    detail=f"Kontakt {connector_no} finnes ikke."
-                    if language != "en"
-                    else f"There is no connector {connector_no}.",
+                    detail=self._say("no_connector", language, connector=connector_no),
                 )
         else:
             free = [c for c in connectors if c.status in driver.STARTABLE]
             connectors = free or connectors
         if not connectors:
-            return render("unknown_charger", language, code=code)
+            return self._say("unknown_charger", language, code=code)
         plan = await driver.prepare_start(
             session, self.s.commands, user, connectors[0].id, token_kind=IdTokenKind.SMS
         )
@@ -212,23 +241,23 @@ class InboundSmsHandler:
     def _refusal(self, refused: driver.Refused, code: str, language: str) -> str:
         base = self.s.settings.public_base_url.rstrip("/")
         if refused.kind == "ChargerOffline":
-            return render("charger_offline", language, code=code)
+            return self._say("charger_offline", language, code=code)
         if refused.kind == "ConnectorUnavailable":
-            return render("connector_busy", language, code=code, detail="")
+            return self._say("connector_busy", language, code=code, detail="").rstrip()
         if refused.kind == "PaymentMethodRequired":
-            return render("payment_required", language, link=f"{base}/app/payment")
-        return render("not_allowed", language, detail=refused.message)
+            return self._say("payment_required", language, link=f"{base}/app/payment")
+        return self._say("not_allowed", language, detail=refused.message)
 
     def _unknown_number(self, language: str, charger: Charger | None) -> str:
         base = self.s.settings.public_base_url.rstrip("/")
         guest = ""
         if charger is not None:
-            guest = render(
+            guest = self._say(
                 "guest_link",
                 language,
                 link=f"{base}/pay/{charger.public_code or charger.charge_point_id}",
             )
-        return render("unknown_number", language, signup=f"{base}/app", guest=guest)
+        return self._say("unknown_number", language, signup=f"{base}/app", guest=guest)
 
     async def _price(
         self, session: AsyncSession, connector_pk: int, user: User, language: str
@@ -236,13 +265,12 @@ class InboundSmsHandler:
         quotes = await connector_quotes(session, [connector_pk], user.id)
         quote = quotes.get(connector_pk)
         if quote is None or not quote.price_configured:
-            return "se appen" if language != "en" else "see the app"
+            return self._say("price_see_app", language)
         if quote.free:
-            return "gratis" if language != "en" else "free"
+            return self._say("price_free", language)
         parts = []
         for c in quote.components:
-            amount = kroner(int(c.unit_price_ore.to_integral_value()), language)
-            parts.append(f"{amount}/{c.unit}")
+            parts.append(f"{unit_price(c.unit_price_ore, language)}/{c.unit}")
         return ", ".join(parts)
 
     async def _stop(
@@ -251,15 +279,15 @@ class InboundSmsHandler:
         code = charger.public_code or charger.charge_point_id
         cs = await driver.active_session(session, user.id, charger.id)
         if cs is None:
-            return render("not_your_session", language, code=code)
+            return self._say("not_your_session", language, code=code)
         cost = await session_cost_ore(session, cs)
         energy = cs.energy_wh
         outcome = await flows.stop_for_driver(self.s.payments, user.id, cs.id)
         if isinstance(outcome, driver.Refused):
             if outcome.kind == "NotYourSession":
-                return render("not_your_session", language, code=code)
+                return self._say("not_your_session", language, code=code)
             return self._refusal(outcome, code, language)
-        return render(
+        return self._say(
             "stopping", language, code=code, kwh=kwh(energy, language), cost=kroner(cost, language)
         )
 
@@ -268,10 +296,10 @@ class InboundSmsHandler:
             return self._unknown_number(language, None)
         cs = await driver.active_session(session, user.id)
         if cs is None:
-            return render("status_none", language)
+            return self._say("status_none", language)
         charger = await session.get_one(Charger, cs.charger_id)
         minutes = int((utcnow() - cs.started_at).total_seconds() // 60)
-        return render(
+        return self._say(
             "status_active",
             language,
             code=charger.public_code or charger.charge_point_id,

@@ -14,8 +14,9 @@ from core.bus import Event, EventBus
 from core.config import Settings
 from core.db import transaction
 from core.messaging import outbox
-from core.messaging.templates import kroner, kwh, render
+from core.messaging.templates import kroner, kwh, render, unit_price
 from core.models import Charger, ChargingSession, IdToken, IdTokenKind, User
+from core.operator import Operator
 from core.payments.receipts import receipt_url
 from core.sessions.costs import connector_quotes, session_cost_ore
 
@@ -83,10 +84,12 @@ class SmsNotifier:
             cs, user, charger = row
             code = charger.public_code or charger.charge_point_id
             lang = user.language
+            operator = Operator.from_settings(self._settings)
             if kind == "session_stopped":
                 body = render(
                     "finished",
                     lang,
+                    operator,
                     code=code,
                     kwh=kwh(cs.energy_wh, lang),
                     cost=kroner(await session_cost_ore(session, cs), lang),
@@ -109,15 +112,19 @@ class SmsNotifier:
                 )
                 for c in quote.components if quote else []:
                     if c.kind == "parking":
-                        price = kroner(int(c.unit_price_ore.to_integral_value()), lang)
+                        price = unit_price(c.unit_price_ore, lang)
                         idle = render(
-                            "idle_fee", lang, price=f"{price}/{c.unit}", grace=c.grace_minutes
+                            "idle_fee",
+                            lang,
+                            operator,
+                            price=f"{price}/{c.unit}",
+                            grace=c.grace_minutes,
                         )
                 queued = await outbox.queue_sms(
                     session,
                     to=user.phone,
                     kind="car_full",
-                    body=render("car_full", lang, code=code, idle=idle),
+                    body=render("car_full", lang, operator, code=code, idle=idle),
                     dedup_key=f"session:{cs.id}:full",
                     urgent=bool(idle),
                 )

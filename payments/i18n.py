@@ -64,6 +64,32 @@ TEXTS: dict[str, dict[str, str]] = {
         "connector_Occupied": "Opptatt",
         "connector_Reserved": "Reservert",
         "connector_Faulted": "Ute av drift",
+        "support": "Kundeservice",
+        "try_again": "Prøv igjen",
+        "payment_declined": "Betalingen ble avvist. Prøv igjen, eller velg en annen betalingsmåte.",
+        "msg_not_completed": "Betalingen ble ikke fullført, og ingenting er trukket.",
+        "msg_checkout_expired": "Lenken er for gammel til å starte lading. Ingenting er trukket.",
+        "msg_start_failed": "Laderen startet ikke. Reservasjonen er frigitt.",
+        "msg_start_unconfirmed": "Laderen har ikke bekreftet starten ennå.",
+        "stop_failed": "Laderen bekreftet ikke at den stopper. Prøv igjen.",
+        "receipt_number": "Kvittering nr.",
+        "date": "Dato",
+        "seller": "Selger",
+        "place": "Leveringssted",
+        "when": "Tidsrom",
+        "quantity": "Mengde",
+        "unit_price": "Pris inkl. mva.",
+        "line_total": "Sum",
+        "net_total": "Sum eks. mva.",
+        "vat_rate": "Mva. 25 %",
+        "total_incl_vat": "Totalt inkl. mva.",
+        "unit_kWh": "kWh",
+        "unit_min": "min",
+        "unit_h": "t",
+        "unit_session": "lading",
+        "sandbox_note": "Testside for betaling: ingen penger flyttes.",
+        "approve": "Godkjenn",
+        "decline": "Avvis",
     },
     "en": {
         "charge_at": "Charging at",
@@ -126,6 +152,32 @@ TEXTS: dict[str, dict[str, str]] = {
         "connector_Occupied": "In use",
         "connector_Reserved": "Reserved",
         "connector_Faulted": "Out of order",
+        "support": "Customer service",
+        "try_again": "Try again",
+        "payment_declined": "The payment was declined. Try again, or choose another way to pay.",
+        "msg_not_completed": "The payment was not completed, and nothing was charged.",
+        "msg_checkout_expired": "This link is too old to start charging. Nothing was charged.",
+        "msg_start_failed": "The charger did not start. The hold has been released.",
+        "msg_start_unconfirmed": "The charger has not confirmed the start yet.",
+        "stop_failed": "The charger did not confirm that it is stopping. Try again.",
+        "receipt_number": "Receipt no.",
+        "date": "Date",
+        "seller": "Seller",
+        "place": "Place of delivery",
+        "when": "Period",
+        "quantity": "Quantity",
+        "unit_price": "Price incl. VAT",
+        "line_total": "Amount",
+        "net_total": "Total excl. VAT",
+        "vat_rate": "VAT 25 %",
+        "total_incl_vat": "Total incl. VAT",
+        "unit_kWh": "kWh",
+        "unit_min": "min",
+        "unit_h": "h",
+        "unit_session": "session",
+        "sandbox_note": "Test payment page: no real money moves.",
+        "approve": "Approve",
+        "decline": "Decline",
     },
 }
 
@@ -136,3 +188,31 @@ def texts(lang: str) -> dict[str, str]:
 
 def language(value: str | None) -> str:
     return "en" if value == "en" else "nb"
+
+
+def unit_name(unit: str, lang: str) -> str:
+    """A price component's unit as the reader says it (`session` → `lading`)."""
+    return texts(lang).get(f"unit_{unit}", unit)
+
+
+# What core.payments.guest stores on a checkout (English, for logs) → the page's words.
+_CHECKOUT_MESSAGES = {
+    "the payment was not completed": "msg_not_completed",
+    "the payment link has expired": "msg_checkout_expired",
+    "the payment service is unavailable; try again": "payment_unavailable",
+    "the payment could not be started": "payment_not_started",
+}
+# Any other message (a charger's refusal, ...) is said in the page's words per status.
+_STATUS_MESSAGES = {
+    "abandoned": "msg_not_completed",
+    "failed": "msg_start_failed",
+    "charging": "msg_start_unconfirmed",
+}
+
+
+def checkout_message(status: str, message: str | None, lang: str) -> str | None:
+    """The guest checkout's message in `lang`, never the stored English text itself."""
+    if not message:
+        return None
+    key = _CHECKOUT_MESSAGES.get(message) or _STATUS_MESSAGES.get(status)
+    return texts(lang)[key] if key else None

@@ -13,15 +13,17 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from core import l10n
 from core.messaging.templates import kroner, kwh
+from core.operator import Operator
 from core.payments import guest, invoices
 from core.payments.receipts import receipt, receipt_url, token_ok
 from core.payments.service import Payments
 from core.ports import PaymentDeclined
 from core.sessions import driver
 from core.sessions.costs import connector_quotes
-from core.timeutil import OSLO, utcnow
-from payments.i18n import language, texts
+from core.timeutil import utcnow
+from payments.i18n import checkout_message, language, texts, unit_name
 from payments.sandbox import SandboxBank
 
 _HTML: dict[str, Any] = {"content": {"text/html": {}}}
@@ -35,23 +37,50 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 Lang = Annotated[str | None, Query(alias="lang", pattern="^(nb|en)$")]
 
 
-def _page(request: Request, name: str, lang: str, status: int = 200, **values: Any) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request,
-        name,
-        {"lang": lang, "t": texts(lang), "refresh": None, **values},
-        status_code=status,
-    )
-
-
-def _message(request: Request, lang: str, title: str, message: str, status: int) -> HTMLResponse:
-    return _page(
-        request, "message.html", lang, status, title=title, message=message, error=status >= 400
-    )
+def switch_language_url(request: Request, lang: str, here: str | None = None) -> str:
+    """This page in the other language, keeping every other query parameter (a receipt's
+    access token, `pay=1`, ...). A page answering a POST switches to `here` (a GET page)."""
+    other = "en" if lang == "nb" else "nb"
+    if request.method == "GET":
+        url = request.url.include_query_params(lang=other)
+        return f"{url.path}?{url.query}"
+    return f"{here or request.url.path}?lang={other}"
 
 
 def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
     router = APIRouter(tags=["pages"])
+
+    def _page(
+        request: Request,
+        name: str,
+        lang: str,
+        status: int = 200,
+        *,
+        here: str | None = None,
+        **values: Any,
+    ) -> HTMLResponse:
+        operator = Operator.from_settings(ctx.settings)
+        return templates.TemplateResponse(
+            request,
+            name,
+            {
+                "lang": lang,
+                "t": texts(lang),
+                "refresh": None,
+                "operator": operator,
+                "support": operator.phone_with_hours(lang),
+                "switch_url": switch_language_url(request, lang, here),
+                **values,
+            },
+            status_code=status,
+        )
+
+    def _message(
+        request: Request, lang: str, title: str, message: str, status: int
+    ) -> HTMLResponse:
+        return _page(
+            request, "message.html", lang, status, title=title, message=message, error=status >= 400
+        )
 
     # ------------------------------------------------------------- guest checkout
 
@@ -87,8 +116,10 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
                 window = c.window_en if lang == "en" else c.window_nb
                 if window:
                     label += f" ({window})"
-                price = kroner(int(c.unit_price_ore.to_integral_value()), lang)
-                price_lines.append({"label": label, "price": f"{price} / {c.unit}"})
+                price = l10n.unit_price(c.unit_price_ore, lang)
+                price_lines.append(
+                    {"label": label, "price": f"{price} / {unit_name(c.unit, lang)}"}
+                )
         return _page(
             request,
             "pay_start.html",
@@ -105,7 +136,7 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
                 {
                     "evse_id": c.evse_id,
                     "type": c.connector_type,
-                    "max_kw": c.max_power_w / 1000,
+                    "max_kw": l10n.number(c.max_power_w / 1000, lang, max_decimals=1),
                     "status": c.status,
                     "checked": c.id == first.id,
                     "available": charger_online and c.status in driver.STARTABLE,
@@ -135,14 +166,26 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
                 language=lang,
             )
         except guest.GuestError as error:
-            return await _start_page(request, code, lang, texts(lang).get(error.key, str(error)))
-        except PaymentDeclined as error:
-            return await _start_page(request, code, lang, str(error))
+            words = texts(lang)
+            return await _start_page(
+                request, code, lang, words.get(error.key, words["payment_not_started"])
+            )
+        except PaymentDeclined:
+            return await _start_page(request, code, lang, texts(lang)["payment_declined"])
         return RedirectResponse(checkout.redirect_url, status_code=303)
 
     @router.get("/pay/c/{token}", response_class=HTMLResponse, responses=PAGE)
-    async def pay_status(request: Request, token: str, lang: Lang = None) -> HTMLResponse:
-        """The guest's live page (also where the payment provider sends them back)."""
+    async def pay_status(
+        request: Request,
+        token: str,
+        lang: Lang = None,
+        stopping: bool = False,
+        stop_failed: bool = False,
+    ) -> HTMLResponse:
+        """The guest's live page (also where the payment provider sends them back).
+
+        `stopping`: the guest pressed Stop and the charger took the command; until the
+        charger reports the end, the page says it is stopping (not "charging")."""
         await guest.advance(ctx, token)
         v = await guest.view(ctx, token)
         lang = language(lang or (v.language if v else None))
@@ -154,27 +197,36 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
             seconds = int(((v.stopped_at or utcnow()) - v.started_at).total_seconds())
             elapsed = f"{seconds // 3600}:{seconds % 3600 // 60:02d}"
         live = v.status in ("paying", "starting", "charging") and v.session_status != "completed"
+        state = v.status
+        if stopping and state == "charging" and v.session_status == "active":
+            state = "stopping"
         return _page(
             request,
             "pay_status.html",
             lang,
             title=t["charge_at"],
             v=v,
+            state=state,
             token=token,
-            refresh=5 if live else None,
-            status_text=t.get(f"status_{v.status}", v.status),
+            refresh=(3 if state == "stopping" else 5) if live else None,
+            status_text=t.get(f"status_{state}", state),
+            message=checkout_message(v.status, v.message, lang),
+            stop_failed=stop_failed and v.session_status == "active",
             kwh=kwh(v.energy_wh, lang),
             cost=kroner(v.cost_ore, lang),
-            kw=f"{(v.power_w or 0) / 1000:.1f}",
+            kw=l10n.number((v.power_w or 0) / 1000, lang, decimals=1),
+            max_kw=l10n.number(v.max_kw, lang, max_decimals=1),
             elapsed=elapsed,
             charged=kroner(v.captured_ore, lang),
-            receipt_link=receipt_url(ctx.settings, v.session_id) if v.session_id else None,
+            receipt_link=(
+                receipt_url(ctx.settings, v.session_id) + f"&lang={lang}" if v.session_id else None
+            ),
         )
 
     @router.post("/pay/c/{token}/stop", responses={303: {"description": "back to the page"}})
     async def pay_stop(token: str, lang: Lang = None) -> Response:
         problem = await guest.stop(ctx, token)
-        suffix = f"?lang={language(lang)}"
+        suffix = f"?lang={language(lang)}&" + ("stop_failed=1" if problem else "stopping=1")
         return RedirectResponse(
             f"/pay/c/{token}{suffix}", status_code=303, headers={"X-Stop-Result": problem or "ok"}
         )
@@ -198,6 +250,7 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
     async def _invoice_page(
         request: Request, token: str, lang: str | None, pay: bool, error: str | None
     ) -> HTMLResponse:
+        here = f"/invoice/{token}"
         v = await invoices.view(ctx, token)
         lang = language(lang or (v.language if v else None))
         t = texts(lang)
@@ -219,8 +272,9 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
             title=f"{t['invoice']} {v.number}",
             v=v,
             token=token,
+            here=here,
             amount=kroner(v.to_pay_ore, lang),
-            due=f"{v.due_date:%d.%m.%Y}",
+            due=l10n.day(v.due_date, lang),
             state=state,
             show_methods=pay,
             methods=ctx.methods,
@@ -237,7 +291,9 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
         try:
             redirect = await invoices.pay(ctx, token, method)
         except invoices.InvoiceLinkError as error:
-            return await _invoice_page(request, token, lang, False, str(error))
+            words = texts(language(lang))
+            problem = words["already_paid"] if "paid" in str(error) else words["link_expired"]
+            return await _invoice_page(request, token, lang, False, problem)
         return RedirectResponse(redirect, status_code=303)
 
     @router.get("/invoice/{token}/return", response_class=HTMLResponse, responses=PAGE)
@@ -262,21 +318,29 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
             return _message(request, lang, words["not_found"], words["unknown_link"], 404)
         lines = [
             {
-                "text": (x.description_en if lang == "en" else x.description_nb)
-                + f" ({x.quantity} {x.unit})",
+                "text": x.description_en if lang == "en" else x.description_nb,
+                "quantity": f"{l10n.number(x.quantity, lang, max_decimals=3)} "
+                f"{unit_name(x.unit, lang)}",
+                "unit_price": f"{l10n.unit_price(x.unit_price_incl_vat_ore, lang)} / "
+                f"{unit_name(x.unit, lang)}",
                 "total": kroner(x.total_ore, lang),
             }
             for x in r.lines
         ]
+        issued = r.stopped_at or r.started_at
         return _page(
             request,
             "receipt.html",
             lang,
-            title=words["receipt"],
+            title=f"{words['receipt']} {r.session_id}",
             r=r,
             lines=lines,
-            started=f"{r.started_at.astimezone(OSLO):%d.%m.%Y %H:%M}",
-            stopped=f"{r.stopped_at.astimezone(OSLO):%H:%M}" if r.stopped_at else "",
+            date=l10n.day(issued, lang),
+            period=f"{l10n.day(r.started_at, lang)} {l10n.clock(r.started_at, lang)}"
+            + (f"\u2013{l10n.clock(r.stopped_at, lang)}" if r.stopped_at else ""),
+            place=", ".join(p for p in (r.site_name, r.site_address) if p),
+            kwh=kwh(r.energy_wh, lang),
+            net=kroner(r.net_ore, lang),
             vat=kroner(r.vat_ore, lang),
             total=kroner(r.total_ore, lang),
             paid=kroner(r.paid_ore, lang),
@@ -287,18 +351,20 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
     if bank is not None:
 
         @router.get("/sandbox/checkout/{ref}", response_class=HTMLResponse, include_in_schema=False)
-        async def sandbox_page(request: Request, ref: str) -> HTMLResponse:
+        async def sandbox_page(request: Request, ref: str, lang: Lang = None) -> HTMLResponse:
             payment = bank.payments.get(ref)
+            lang = language(lang or (payment.language if payment else None))
             if payment is None:
-                return _message(request, "nb", "Sandbox", "unknown payment", 404)
+                words = texts(lang)
+                return _message(request, lang, words["not_found"], words["unknown_link"], 404)
             return _page(
                 request,
                 "sandbox.html",
-                "nb",
+                lang,
                 title="Sandbox",
-                method="Vipps" if "vipps" in ref else "kort",
+                method="Vipps" if "vipps" in ref else texts(lang)["method_card"],
                 description=payment.description,
-                amount=kroner(payment.amount_ore),
+                amount=kroner(payment.amount_ore, lang),
             )
 
         @router.post("/sandbox/checkout/{ref}", include_in_schema=False)

@@ -33,6 +33,7 @@ class _Payment:
     captured_ore: int = 0
     refunded_ore: int = 0
     description: str = ""
+    language: str = "nb"
     operations: list[tuple[str, str, int]] = field(default_factory=list)
 
 
@@ -95,6 +96,7 @@ class SandboxProvider:
             manual_capture=request.manual_capture,
             return_url=request.return_url,
             description=request.description,
+            language=request.language,
         )
         self.bank.payments[payment.ref] = payment
         if request.payment_method_ref:  # a saved card: no payer interaction

@@ -7,6 +7,7 @@ from enum import Enum
 
 import strawberry
 
+from core import l10n
 from core.billing.schemas import InvoiceSummary
 from core.chargers.search import ChargerHit, ConnectorHit, usable
 from core.models import ChargingSession, IdToken, PaymentMethod, User, Vehicle
@@ -20,9 +21,7 @@ class Money:
 
     @strawberry.field(description="Norwegian formatting, e.g. 'kr 1 234,50'.")
     def formatted(self) -> str:
-        kroner, ore = divmod(abs(self.amount_ore), 100)
-        sign = "-" if self.amount_ore < 0 else ""
-        return f"{sign}kr {kroner:,}".replace(",", "\u00a0") + f",{ore:02d}"
+        return l10n.money(self.amount_ore, "nb")
 
 
 @strawberry.type

@@ -6,9 +6,16 @@ from decimal import Decimal
 from html import escape
 from string import Template
 
+from core import l10n
 from core.billing.schemas import InvoiceDetail, InvoiceLineView, Party
-from core.tariffs.texts import format_nok
+from core.operator import Operator
 from core.timeutil import OSLO
+
+
+def format_nok(ore: int) -> str:
+    """An amount in the Norwegian format, `1 234,56` (Babel; no-break space)."""
+    return l10n.amount(ore, "nb")
+
 
 _STATUS = {
     "open": "Ubetalt",
@@ -37,6 +44,7 @@ _PAGE = Template("""<!doctype html>
   .pay { margin-top: 8mm; padding: 4mm; border: 0.5mm solid #111; }
   .status { font-weight: bold; }
   .credited { color: #888; text-decoration: line-through; }
+  footer { margin-top: 10mm; color: #555; font-size: 8.5pt; }
 </style>
 </head>
 <body>
@@ -70,6 +78,7 @@ $credited
   innen <strong>$due_date</strong>.</div>
 </div>
 $credit_notes
+$support
 </body>
 </html>
 """)
@@ -93,7 +102,7 @@ def _party(p: Party) -> str:
 
 def _line(line: InvoiceLineView) -> str:
     css = ' class="credited"' if line.credited else ""
-    kwh = f"{line.energy_wh / 1000:.2f}".replace(".", ",")
+    kwh = l10n.number(Decimal(line.energy_wh) / 1000, "nb", decimals=2)
     row = (
         f"    <tr{css}><td>{line.position}</td><td>{escape(line.description)}</td>"
         f'<td class="n">{kwh}</td>'
@@ -102,7 +111,7 @@ def _line(line: InvoiceLineView) -> str:
         f'<td class="n">{format_nok(line.total_ore)}</td></tr>'
     )
     details = "; ".join(
-        f"{d.description_nb}: {_decimal(d.quantity)} {d.unit} {format_nok(d.total_ore)} kr"
+        f"{d.description_nb}: {_decimal(d.quantity)} {d.unit} {l10n.money(d.total_ore)}"
         for d in line.details
     )
     if details:
@@ -111,10 +120,21 @@ def _line(line: InvoiceLineView) -> str:
 
 
 def _decimal(value: Decimal) -> str:
-    return f"{value.normalize():f}".replace(".", ",")
+    return l10n.number(value, "nb", max_decimals=3)
 
 
-def render_invoice_html(detail: InvoiceDetail) -> str:
+def _support(operator: Operator | None) -> str:
+    """Who answers questions about the invoice (the operator's support, as configured)."""
+    contact = operator.contact("nb") if operator else ""
+    if not contact:
+        return ""
+    return (
+        f"<footer>Spørsmål om fakturaen? {escape(operator.name if operator else '')} "
+        f"kundeservice: {escape(contact)}</footer>"
+    )
+
+
+def render_invoice_html(detail: InvoiceDetail, operator: Operator | None = None) -> str:
     s = detail.summary
     start = detail.period_start.astimezone(OSLO) if detail.period_start else None
     credited = ""
@@ -124,7 +144,7 @@ def render_invoice_html(detail: InvoiceDetail) -> str:
     if detail.credit_notes:
         items = "".join(
             f"<li>Kreditnota {n.number} ({n.issue_date:%d.%m.%Y}): "
-            f"{format_nok(n.total_ore)} kr &ndash; {escape(n.reason)}</li>"
+            f"{l10n.money(n.total_ore)} &ndash; {escape(n.reason)}</li>"
             for n in detail.credit_notes
         )
         notes = f"<section><h2>Kreditnotaer</h2><ul>{items}</ul></section>"
@@ -145,6 +165,7 @@ def render_invoice_html(detail: InvoiceDetail) -> str:
         account=escape(_account(detail.seller.bank_account)),
         kid=escape(s.kid),
         credit_notes=notes,
+        support=_support(operator),
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, update
@@ -25,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from core import l10n
 from core.billing.errors import BillingError
 from core.billing.kid import KidError, make_kid
 from core.billing.orgnr import valid_org_number
@@ -174,7 +176,7 @@ def _buyer(user: User, profile: BillingProfile | None) -> dict[str, Any]:
 
 
 def _kwh(energy_wh: int) -> str:
-    return f"{energy_wh / 1000:.2f}".replace(".", ",")
+    return l10n.number(Decimal(energy_wh) / 1000, "nb", decimals=2)
 
 
 def _line_text(cs: ChargingSession, cp_id: str, site: str | None) -> str:

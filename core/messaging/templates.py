@@ -1,19 +1,34 @@
-"""SMS texts in Norwegian (nb) and English (en). GSM-7 only: æøå are fine, € is not used."""
+"""SMS texts in Norwegian (nb) and English (en), in the operator's name.
+
+Every text is GSM-7 (160 characters a part; one character outside it, even a no-break
+space, turns the whole message into UCS-2 at 70 a part): `render` maps the typographic
+characters our formatting produces (no-break spaces, en dashes) to their GSM-7 cousins.
+æøå are GSM-7; € is not used.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from core import l10n
+from core.operator import Operator
+
 TEXTS: dict[str, dict[str, str]] = {
     "help": {
-        "nb": "Ladeflyt: LADE START <ladernr> starter, LADE STOP <ladernr> stopper, "
-        "LADE STATUS viser lading. Kontakt: LADE START <ladernr>-2. STOPP: ingen flere SMS.",
-        "en": "Ladeflyt: CHARGE START <charger> starts, CHARGE STOP <charger> stops, "
-        "CHARGE STATUS shows your session. Connector: CHARGE START <charger>-2. STOP: no more SMS.",
+        "nb": "{name}: LADE START <ladernr> starter, LADE STOP <ladernr> stopper, "
+        "LADE STATUS viser ladingen. Kontakt 2: LADE START <ladernr>-2. "
+        "Ingen flere SMS: STOPP SMS.{support}",
+        "en": "{name}: CHARGE START <charger> starts, CHARGE STOP <charger> stops, "
+        "CHARGE STATUS shows your session. Connector 2: CHARGE START <charger>-2. "
+        "No more SMS: STOP SMS.{support}",
+    },
+    "support": {
+        "nb": " Kundeservice: {contact}.",
+        "en": " Customer service: {contact}.",
     },
     "unknown_command": {
-        "nb": "Forstod ikke meldingen. Send HJELP for kommandoer.",
-        "en": "Sorry, we did not understand. Send HELP for the commands.",
+        "nb": "Forstod ikke meldingen. Send HJELP til {number} for kommandoer.",
+        "en": "Sorry, we did not understand. Send HELP to {number} for the commands.",
     },
     "started": {
         "nb": "Lading startet på {code}, kontakt {evse}. Pris: {price}. "
@@ -28,6 +43,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "stopping": {
         "nb": "Lading stoppes på {code}: {kwh} kWh, {cost} så langt. Kvittering kommer på SMS.",
         "en": "Stopping at {code}: {kwh} kWh, {cost} so far. Your receipt follows by SMS.",
+    },
+    "opt_out_hint": {
+        "nb": " Vil du ikke ha SMS fra oss? Send STOPP SMS.",
+        "en": " To get no more SMS from us, send STOP SMS.",
     },
     "finished": {
         "nb": "Lading ferdig på {code}: {kwh} kWh, {cost}. Kvittering: {receipt}",
@@ -57,6 +76,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "nb": "Laderen {code} er opptatt eller ute av drift. {detail}",
         "en": "Charger {code} is busy or out of order. {detail}",
     },
+    "no_connector": {
+        "nb": "Kontakt {connector} finnes ikke.",
+        "en": "There is no connector {connector}.",
+    },
     "not_allowed": {
         "nb": "Kan ikke starte: {detail}",
         "en": "Cannot start: {detail}",
@@ -81,41 +104,92 @@ TEXTS: dict[str, dict[str, str]] = {
         "nb": "Legg til et betalingskort før du lader: {link}",
         "en": "Add a payment card before charging: {link}",
     },
+    "price_see_app": {"nb": "se appen", "en": "see the app"},
+    "price_free": {"nb": "gratis", "en": "free"},
     "opted_out": {
-        "nb": "Du får ikke flere SMS fra Ladeflyt. Send START for å melde deg på igjen.",
-        "en": "You will get no more SMS from Ladeflyt. Send START to opt back in.",
+        "nb": "Du er meldt av SMS fra {name}. Kvitteringer og innloggingskoder får du "
+        "fortsatt. Send START til {number} for å melde deg på igjen.",
+        "en": "You have opted out of SMS from {name}. You still get receipts and sign-in "
+        "codes. Send START to {number} to opt back in.",
     },
     "opted_in": {
-        "nb": "Du får SMS fra Ladeflyt igjen.",
-        "en": "You will get SMS from Ladeflyt again.",
+        "nb": "Du får SMS fra {name} igjen. Send STOPP SMS til {number} for å melde deg av.",
+        "en": "You will get SMS from {name} again. Send STOP SMS to {number} to opt out.",
     },
     "rate_limited": {
         "nb": "For mange meldinger. Vent litt og prøv igjen.",
         "en": "Too many messages. Please wait a little and try again.",
     },
     "sign_in_code": {
-        "nb": "Ladeflyt: koden din er {code}. Den gjelder i {minutes} minutter.",
-        "en": "Ladeflyt: your code is {code}. It is valid for {minutes} minutes.",
+        "nb": "{name}: koden din er {code}. Den gjelder i {minutes} minutter.",
+        "en": "{name}: your code is {code}. It is valid for {minutes} minutes.",
+    },
+    "guest_receipt": {
+        "nb": "Kvittering fra {name}: {code}, {kwh} kWh, {cost} inkl. mva. {receipt}",
+        "en": "Receipt from {name}: {code}, {kwh} kWh, {cost} incl. VAT. {receipt}",
+    },
+    "invoice_reminder": {
+        "nb": "Påminnelse fra {name}: faktura {invoice} på {amount} forfalt {due}. "
+        "Betal her: {link}",
+        "en": "Reminder from {name}: invoice {invoice} of {amount} was due {due}. Pay here: {link}",
     },
 }
 
+# GSM 03.38: the default alphabet and (counted twice) its extension table.
+GSM7_BASIC = (
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = "^{}\\[~]|€\f"
+_TO_GSM7 = str.maketrans(
+    {
+        "\u00a0": " ",  # no-break space: Norwegian thousands (Babel), "kr 1 234,50"
+        "\u202f": " ",  # narrow no-break space
+        "\u2009": " ",  # thin space
+        "\u2013": "-",  # en dash, as in opening hours
+        "\u2014": "-",
+        "\u2212": "-",  # minus sign
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2026": "...",
+    }
+)
 
-def render(key: str, language: str, **values: Any) -> str:
+
+def gsm7(text: str) -> str:
+    """`text` with the typographic characters our formatting makes turned into GSM-7 ones."""
+    return text.translate(_TO_GSM7)
+
+
+def is_gsm7(text: str) -> bool:
+    return all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in text)
+
+
+def render(key: str, language: str | None, operator: Operator, **values: Any) -> str:
+    """The text `key` in `language` (Norwegian when unknown), in the operator's name."""
     texts = TEXTS[key]
-    return texts.get(language, texts["nb"]).format(**values)
+    text = texts.get(language or "nb", texts["nb"])
+    values.setdefault("name", operator.name)
+    values.setdefault("number", operator.short_number)
+    if key == "help":
+        contact = operator.contact(language or "nb")
+        values.setdefault(
+            "support", render("support", language, operator, contact=contact) if contact else ""
+        )
+    return gsm7(text.format(**values))
 
 
 def kroner(ore: int | None, language: str = "nb") -> str:
-    """'kr 12,50' (nb) / 'NOK 12.50' (en); unknown amounts say so."""
-    if ore is None:
-        return "pris ukjent" if language != "en" else "price unknown"
-    whole, rest = divmod(abs(ore), 100)
-    sign = "-" if ore < 0 else ""
-    if language == "en":
-        return f"NOK {sign}{whole}.{rest:02d}"
-    return f"kr {sign}{whole},{rest:02d}"
+    """'kr 1 234,50' (nb) / 'NOK 1,234.50' (en); unknown amounts say so."""
+    return l10n.money(ore, language)
+
+
+def unit_price(ore: Any, language: str = "nb") -> str:
+    """A price per unit, to the fraction of an øre it has: 'kr 3,125'."""
+    return l10n.unit_price(ore, language)
 
 
 def kwh(energy_wh: int, language: str = "nb") -> str:
-    text = f"{energy_wh / 1000:.2f}"
-    return text if language == "en" else text.replace(".", ",")
+    """'2,226' (nb) / '2.226' (en): kWh to the watt-hour, without the unit."""
+    return l10n.kwh(energy_wh, language)

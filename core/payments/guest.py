@@ -21,7 +21,7 @@ from core import bus
 from core.chargers.service import find_by_code
 from core.db import transaction
 from core.messaging import outbox
-from core.messaging.templates import kroner, kwh
+from core.messaging.templates import kroner, kwh, render
 from core.models import (
     OPEN_STATUSES,
     Charger,
@@ -35,7 +35,9 @@ from core.models import (
     StartChannel,
     User,
 )
+from core.operator import Operator
 from core.payments import ledger
+from core.payments.receipts import receipt_url
 from core.payments.service import Payments, call_provider, release
 from core.ports import PaymentProviderUnavailable, PaymentRequest, PaymentState
 from core.sessions import driver, lifecycle
@@ -428,13 +430,14 @@ async def send_receipt(ctx: Payments, session_id: int) -> bool:
         cs = await session.get_one(ChargingSession, session_id)
         charger = await session.get_one(Charger, cs.charger_id)
         lang = checkout.language
-        paid = kroner(cs.cost_ore, lang)
-        text = (
-            f"Kvittering Ladeflyt: {charger.public_code or charger.charge_point_id}, "
-            f"{kwh(cs.energy_wh, lang)} kWh, {paid} inkl. mva."
-            if lang != "en"
-            else f"Ladeflyt receipt: {charger.public_code or charger.charge_point_id}, "
-            f"{kwh(cs.energy_wh, lang)} kWh, {paid} incl. VAT."
+        text = render(
+            "guest_receipt",
+            lang,
+            Operator.from_settings(ctx.settings),
+            code=charger.public_code or charger.charge_point_id,
+            kwh=kwh(cs.energy_wh, lang),
+            cost=kroner(cs.cost_ore, lang),
+            receipt=receipt_url(ctx.settings, session_id),
         )
         return await outbox.queue_sms(
             session,

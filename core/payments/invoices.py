@@ -16,11 +16,13 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import l10n
 from core.billing.periods import local_today
 from core.db import transaction
 from core.messaging import outbox
-from core.messaging.templates import kroner
+from core.messaging.templates import kroner, render
 from core.models import Invoice, InvoicePayLink, InvoiceStatus, Payment, User
+from core.operator import Operator
 from core.payments import ledger
 from core.payments.jobs import refresh
 from core.payments.service import Payments, call_provider
@@ -212,6 +214,7 @@ async def send_reminders(ctx: Payments, today: date | None = None) -> int:
     if not steps:
         return 0
     queued = 0
+    operator = Operator.from_settings(ctx.settings)
     async with transaction(ctx.sessions) as session:
         rows = (
             await session.execute(
@@ -231,12 +234,14 @@ async def send_reminders(ctx: Payments, today: date | None = None) -> int:
             token = await create_link(session, invoice.id, ctx.settings.invoice_link_ttl_days, step)
             link = f"{ctx.settings.public_base_url.rstrip('/')}/invoice/{token}"
             amount = kroner(max(invoice.total_ore - invoice.credited_ore, 0), user.language)
-            body = (
-                f"Påminnelse: faktura {invoice.number} på {amount} forfalt "
-                f"{invoice.due_date:%d.%m.%Y}. Betal her: {link}"
-                if user.language != "en"
-                else f"Reminder: invoice {invoice.number} of {amount} was due "
-                f"{invoice.due_date:%Y-%m-%d}. Pay here: {link}"
+            body = render(
+                "invoice_reminder",
+                user.language,
+                operator,
+                invoice=invoice.number,
+                amount=amount,
+                due=l10n.day(invoice.due_date, user.language),
+                link=link,
             )
             if await outbox.queue_sms(
                 session, to=user.phone, kind="payment_reminder", body=body, dedup_key=key

@@ -1,5 +1,11 @@
-"""Receipt links: /receipts/<session>?t=<token>, the token an HMAC of the session id, so a
-link works without signing in and cannot be guessed for someone else's session."""
+"""Receipts: what a session sold, as bokføringsforskriften § 5-1-1 asks of a sales document
+(number, date, seller and organisation number, what was delivered where, quantity and unit
+price per component, VAT), and their links: /receipts/<session>?t=<token>, the token an
+HMAC of the session id, so a link works without signing in and cannot be guessed for
+someone else's session.
+
+The receipt's number is the session's id: one sequence the operator can account for, one
+number per session whether it was paid by card, Vipps, invoice, or not at all."""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
-from core.models import Charger, ChargingSession, Payment, SessionStatus
+from core.models import Charger, ChargingSession, Payment, SessionStatus, Site
 from core.payments.service import payment_for_session
 from core.sessions.costs import session_cost
 from core.tariffs.schemas import CostLine
@@ -32,10 +38,15 @@ def token_ok(settings: Settings, session_id: int, token: str) -> bool:
     return hmac.compare_digest(receipt_token(settings, session_id).encode(), token.encode())
 
 
+VAT_PERCENT = 25  # core.tariffs.engine.VAT_RATE
+
+
 @dataclass(frozen=True)
 class Receipt:
-    session_id: int
+    session_id: int  # also the receipt's number
     charger_code: str
+    site_name: str | None
+    site_address: str | None
     evse_id: int | None
     started_at: datetime
     stopped_at: datetime | None
@@ -54,11 +65,14 @@ async def receipt(session: AsyncSession, session_id: int) -> Receipt | None:
     if cs is None:
         return None
     charger = await session.get_one(Charger, cs.charger_id)
+    site = await session.get(Site, charger.site_id) if charger.site_id is not None else None
     breakdown = await session_cost(session, cs)
     payment: Payment | None = await payment_for_session(session, cs)
     return Receipt(
         session_id=cs.id,
         charger_code=charger.public_code or charger.charge_point_id,
+        site_name=site.name if site else None,
+        site_address=site.address if site else None,
         evse_id=cs.evse_id,
         started_at=cs.started_at,
         stopped_at=cs.stopped_at,

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.config import Settings
 from core.messaging.templates import render
 from core.models import LoginCode, RefreshToken, User
+from core.operator import Operator
 from core.ports import OutboundSms, SmsSender
 from core.timeutil import utcnow
 from core.users.service import UserError, normalize_phone
@@ -110,6 +111,7 @@ class AuthService:
         body = render(
             "sign_in_code",
             user.language if user else "nb",
+            Operator.from_settings(self.settings),
             code=code,
             minutes=max(self.settings.login_code_ttl_s // 60, 1),
         )

@@ -125,7 +125,7 @@ async def test_help_unknown_and_replayed_message_sid(client, runtime):
             .all()
         )
 
-    assert await arrange(runtime, rows) == ["opt_out"]
+    assert await arrange(runtime, rows) == ["stop_or_opt_out"]
 
 
 async def test_unknown_number_gets_sign_up_and_guest_pay_links(client, runtime):
@@ -191,10 +191,10 @@ async def test_start_status_stop_by_sms_then_finished_sms_with_kwh_and_cost(
             client, "Lade stop KLOKK-AC-01", sender=other
         )
         stopping = await sms(client, "Lade stop KLOKK-AC-01")
-        assert "3,50 kWh" in stopping and "kr 14,00" in stopping
+        assert "3,500 kWh" in stopping and "kr 14,00" in stopping
         finished = await _wait_for_sms(runtime, "charging_finished")
     assert finished.to == KARI
-    assert "3,50 kWh" in finished.body and "kr 14,00" in finished.body
+    assert "3,500 kWh" in finished.body and "kr 14,00" in finished.body
     assert f"{BASE}/receipts/{session}" in finished.body
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from ocpp.routing import after
 from ocpp.v16 import call as call16
 from sqlalchemy import select
 
@@ -52,12 +53,33 @@ async def priced_site(runtime: Runtime, *codes: str) -> None:
     await arrange(runtime, price)
 
 
+class PageCharger(ChargingCharger):
+    """A charging charger that can sit on a RemoteStop (`hold_stop`) until `finish_stop()`,
+    so a test sees the pages between the command and the charger's report."""
+
+    hold_stop = False
+    held_transaction: int | None = None
+
+    @after("RemoteStopTransaction")
+    async def end(self, transaction_id: int, **_: Any) -> None:
+        if self.hold_stop:
+            self.held_transaction = transaction_id
+            return
+        await ChargingCharger.end(self, transaction_id)
+
+    async def finish_stop(self) -> None:
+        """Report the held stop (StopTransaction and the connector free again)."""
+        assert self.held_transaction is not None, "no RemoteStop was held"
+        transaction, self.held_transaction = self.held_transaction, None
+        await ChargingCharger.end(self, transaction)
+
+
 @contextlib.asynccontextmanager
 async def online(
     ocpp_url: str, code: str = CODE, statuses: tuple[str, ...] = ("Available", "Available")
-) -> AsyncIterator[ChargingCharger]:
+) -> AsyncIterator[PageCharger]:
     """The charger connected, booted and reporting each connector's status."""
-    async with connect(ocpp_url, code, charger_class=ChargingCharger) as charger:
+    async with connect(ocpp_url, code, charger_class=PageCharger) as charger:
         await charger.call(boot16())
         for connector, status in enumerate(statuses, start=1):
             await charger.call(

@@ -30,6 +30,7 @@ SCREENSHOT = "/tmp/ladeflyt-guest-live-page.png"
 SANDBOX_CARD = re.compile(r"^/sandbox/checkout/sbx_card_[0-9a-f]{16}$")
 SANDBOX_VIPPS = re.compile(r"^/sandbox/checkout/sbx_vipps_[0-9a-f]{16}$")
 LIVE_PAGE = re.compile(r"^/pay/c/[A-Za-z0-9_-]{32}(\?lang=nb)?$")
+STOPPING_PAGE = re.compile(r"^/pay/c/[A-Za-z0-9_-]{32}\?lang=nb&stopping=1$")
 
 
 async def reload_until(page, selector: str, expected: str, what: str) -> None:
@@ -79,17 +80,26 @@ async def test_guest_pays_by_card_charges_stops_and_gets_the_exact_receipt(
         (started,) = remote_starts(charger)
         assert started["id_tag"] == guest_token and started["connector_id"] == 1
 
-        await reload_until(phone, "#kwh", "0,00", "the session on the live page")
+        await reload_until(phone, "#kwh", "0,000", "the session on the live page")
         await charger.meter(2_000, 11.0)
-        await reload_until(phone, "#kwh", "2,00", "2 kWh on the live page")
+        await reload_until(phone, "#kwh", "2,000", "2 kWh on the live page")
         assert await text(phone, "#cost") == "kr 10,00"
         assert await text(phone, "#kw") == "11,0 kW"
         assert await phone.locator("#state").get_attribute("data-status") == "charging"
         assert await phone.locator("meta[http-equiv=refresh]").get_attribute("content") == "5"
         await phone.screenshot(path=SCREENSHOT, full_page=True)
 
-        assert LIVE_PAGE.match(await follow(phone, phone.get_by_role("button", name="Stopp")))
+        # The charger gets RemoteStop and stops on its own time: the page says at once that
+        # it is stopping (no "Lader", no Stop button) until the charger reports the end.
+        charger.hold_stop = True
+        stopping = await follow(phone, phone.get_by_role("button", name="Stopp"))
+        assert STOPPING_PAGE.match(stopping), stopping
+        assert await phone.locator("#state").get_attribute("data-status") == "stopping"
+        assert await text(phone, "#state h2") == "Stopper ..."
+        assert await phone.locator("#stop").count() == 0
         await until(lambda: remote_stops(charger), "the charger to be told to stop")
+        await until(lambda: charger.held_transaction, "the charger to hold the stop")
+        await charger.finish_stop()
         await reload_until(phone, "#charged", "kr 10,00", "the receipt with the amount charged")
         assert await phone.locator("#state").get_attribute("data-status") == "completed"
         assert await text(phone, "#total") == "kr 10,00"
@@ -107,11 +117,17 @@ async def test_guest_pays_by_card_charges_stops_and_gets_the_exact_receipt(
             lambda: sms(runtime, "guest_receipt"), "the SMS receipt to be queued"
         )
         assert receipt_sms.to == "+4798765432"
-        assert "2,00 kWh" in receipt_sms.body and "kr 10,00" in receipt_sms.body
+        assert "2,000 kWh" in receipt_sms.body and "kr 10,00" in receipt_sms.body
+        assert "/receipts/" in receipt_sms.body
 
         full = await follow(phone, phone.get_by_role("link", name="Hele kvitteringen"))
-        assert re.fullmatch(r"/receipts/\d+\?t=[0-9a-f]{32}", full)
+        assert re.fullmatch(r"/receipts/\d+\?t=[0-9a-f]{32}&lang=nb", full)
         assert await text(phone, "#total") == "kr 10,00"
+        # The language switch keeps the receipt's access token.
+        english = await follow(phone, phone.locator("#lang-toggle"))
+        assert english == full.replace("lang=nb", "lang=en")
+        assert await phone.get_by_role("heading", name="Receipt").is_visible()
+        assert await text(phone, "#total") == "NOK 10.00"
 
 
 async def test_abandoned_vipps_payment_says_so_and_never_starts_the_charger(

@@ -5,6 +5,7 @@ codes encode the pay link, receipt and invoice links need their token."""
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import re
 import secrets
@@ -132,7 +133,7 @@ async def test_guest_links_are_unguessable_and_open_and_stop_only_their_own_sess
 
         stop = await http.post(f"/pay/c/{mine}/stop?lang=en")
         assert stop.status_code == 303 and stop.headers["x-stop-result"] == "ok"
-        assert stop.headers["location"] == f"/pay/c/{mine}?lang=en"
+        assert stop.headers["location"] == f"/pay/c/{mine}?lang=en&stopping=1"
         (stopped,) = remote_stops(charger)
         assert stopped["transaction_id"] == charger.tx
         (started,) = remote_starts(charger)
@@ -263,7 +264,8 @@ async def test_a_receipt_needs_its_own_token(runtime, ocpp_url, http):
             return found.group(1) if found else None
 
         link = path_of(await until(receipt_link, "the receipt on the live page"))
-    session_id, key = re.fullmatch(r"/receipts/(\d+)\?t=([0-9a-f]{32})", link).groups()
+    link = html.unescape(link)
+    session_id, key = re.fullmatch(r"/receipts/(\d+)\?t=([0-9a-f]{32})&lang=nb", link).groups()
 
     receipt = await http.get(link)
     assert receipt.status_code == 200 and 'id="total">kr 10,00<' in receipt.text
@@ -304,7 +306,9 @@ async def test_invoice_links_unknown_expired_paid_and_under_way(runtime, http):
         old.expires_at = utcnow() - timedelta(seconds=1)
 
     expired = await http.post(f"/invoice/{stale}/pay", data={"method": "card"})
-    assert expired.status_code == 409 and "this payment link has expired" in expired.text
+    # In the page's language, never the service's English message.
+    assert expired.status_code == 409 and "Lenken er utløpt." in expired.text
+    assert "this payment link has expired" not in expired.text
 
     # A second press while the payment is under way goes back to the same payment.
     first = await http.post(f"/invoice/{token}/pay", data={"method": "card"})
@@ -321,7 +325,7 @@ async def test_invoice_links_unknown_expired_paid_and_under_way(runtime, http):
     assert await invoice_status(runtime, invoice_id) == "paid"
 
     paid = await http.post(f"/invoice/{token}/pay", data={"method": "card"})
-    assert paid.status_code == 409 and "this invoice is already paid" in paid.text
+    assert paid.status_code == 409 and "Fakturaen er betalt" in paid.text
     assert len(bank(runtime).payments) == 1
     assert (await http.get(f"/invoice/{token}/return")).status_code == 200  # idempotent
     (payment,) = bank(runtime).payments.values()

@@ -19,7 +19,9 @@ retried or concurrent settlement never moves money twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -102,9 +104,31 @@ async def _mark(
     ctx: Payments, session_id: int, state: SettlementState, note: str | None = None
 ) -> str:
     async with transaction(ctx.sessions) as session:
-        cs = await session.get_one(ChargingSession, session_id)
-        cs.payment_state, cs.payment_note = state.value, note
+        return _set(await session.get_one(ChargingSession, session_id), state, note)
+
+
+def _set(cs: ChargingSession, state: SettlementState, note: str | None = None) -> str:
+    cs.payment_state, cs.payment_note = state.value, note
     return state.value
+
+
+Then = Callable[[AsyncSession, ProviderPayment | None], Awaitable[None]]
+
+
+def _recording(session_id: int, decide: Callable[[ProviderPayment | None], Any]) -> Then:
+    """A `then` for call_provider: the session's settlement is recorded in the same
+    transaction as the provider's answer, so the ledger and the session never disagree.
+    `decide` returns (state, note), or None to leave the session as it is."""
+
+    async def then(session: AsyncSession, answer: ProviderPayment | None) -> None:
+        decided = decide(answer)
+        cs = await session.get_one(ChargingSession, session_id)
+        if decided is None:
+            _flag(cs, "cost_above_hold")
+            return
+        _set(cs, *decided)
+
+    return then
 
 
 def _flag(cs: ChargingSession, flag: str) -> None:
@@ -164,17 +188,38 @@ async def _capture_hold(ctx: Payments, facts: _Facts) -> str:
             return cs.payment_state  # settled, or being settled, by another worker
     assert ref is not None
     if kind == "cancel":
-        done = await call_provider(
-            ctx, facts.hold_id, "cancel", key, 0, lambda: provider.cancel(ref, key)
+        cancelled = _recording(
+            facts.session_id,
+            lambda done: (
+                (SettlementState.NOTHING_DUE, "nothing to pay")
+                if done is not None
+                else (SettlementState.CANCEL_FAILED, None)
+            ),
         )
-        if done is None:
-            return await _mark(ctx, facts.session_id, SettlementState.CANCEL_FAILED)
-        return await _mark(ctx, facts.session_id, SettlementState.NOTHING_DUE, "nothing to pay")
+        done = await call_provider(
+            ctx, facts.hold_id, "cancel", key, 0, lambda: provider.cancel(ref, key), cancelled
+        )
+        return (SettlementState.NOTHING_DUE if done else SettlementState.CANCEL_FAILED).value
+    covered = amount >= facts.cost_ore
+    recorded = _recording(
+        facts.session_id,
+        lambda done: (
+            (SettlementState.CAPTURE_FAILED, None)
+            if done is None
+            else ((SettlementState.PAID, None) if covered else None)
+        ),
+    )
     captured = await call_provider(
-        ctx, facts.hold_id, "capture", key, amount, lambda: provider.capture(ref, amount, key)
+        ctx,
+        facts.hold_id,
+        "capture",
+        key,
+        amount,
+        lambda: provider.capture(ref, amount, key),
+        recorded,
     )
     if captured is None:
-        return await _mark(ctx, facts.session_id, SettlementState.CAPTURE_FAILED)
+        return SettlementState.CAPTURE_FAILED.value
     if provider.method == "vipps" and amount < authorized:
         # Vipps keeps the rest reserved until it expires: cancel what we won't capture.
         rest = f"cancel:{reference}"
@@ -185,12 +230,11 @@ async def _capture_hold(ctx: Payments, facts: _Facts) -> str:
 
 
 async def _after_capture(ctx: Payments, facts: _Facts, captured_ore: int) -> str:
+    """The hold is captured; a cost above it is charged separately on the same card."""
     assert facts.cost_ore is not None
     rest = facts.cost_ore - captured_ore
     if rest <= 0:
         return await _mark(ctx, facts.session_id, SettlementState.PAID)
-    async with transaction(ctx.sessions) as session:
-        _flag(await session.get_one(ChargingSession, facts.session_id), "cost_above_hold")
     if facts.user_id is not None and not facts.invoice_billing:
         return await _charge(ctx, facts, rest, "rest", SettlementState.PAID)
     return await _mark(
@@ -263,17 +307,25 @@ async def _charge(
     if outcome is not None:
         return outcome
     assert provider is not None
-    # PaymentProviderUnavailable propagates: the settlement job retries with the same key.
-    state: ProviderPayment | None = await call_provider(
-        ctx, payment_id, "authorize", key, amount_ore, lambda: provider.create(request)
-    )
-    if state is None or state.state != PaymentState.CAPTURED:
+
+    def decide(answer: ProviderPayment | None) -> tuple[SettlementState, str | None]:
+        if answer is not None and answer.state == PaymentState.CAPTURED:
+            return success, None
         if what == "rest":
-            return await _partially(ctx, facts, amount_ore, "the card was declined for the rest")
-        return await _mark(
-            ctx, facts.session_id, SettlementState.UNPAID, UnpaidReason.CARD_DECLINED
-        )
-    return await _mark(ctx, facts.session_id, success)
+            return SettlementState.PARTIALLY_PAID, f"{amount_ore} øre unpaid: card declined"
+        return SettlementState.UNPAID, UnpaidReason.CARD_DECLINED
+
+    # PaymentProviderUnavailable propagates: the settlement job retries with the same key.
+    answer = await call_provider(
+        ctx,
+        payment_id,
+        "authorize",
+        key,
+        amount_ore,
+        lambda: provider.create(request),
+        _recording(facts.session_id, decide),
+    )
+    return decide(answer)[0].value
 
 
 async def _partially(ctx: Payments, facts: _Facts, rest_ore: int, why: str) -> str:

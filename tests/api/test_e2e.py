@@ -33,6 +33,8 @@ class ChargingCharger(Charger16):
 
     @after("RemoteStartTransaction")
     async def begin(self, id_tag: str, connector_id: int | None = None, **_: Any) -> None:
+        if self.answer_status != "Accepted":
+            return  # it refused the start: no transaction follows
         connector = self.connector = connector_id or 1
         await self.call(
             call16.StatusNotification(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from fastapi import APIRouter, FastAPI
 
 from api.deps import Services
+from api.docs import add_docs
 from api.graphql.context import DriverServices
 from api.graphql.schema import graphql_router
 from api.routes import router
@@ -23,7 +24,10 @@ def create_app(
         version="0.1.0",
         description="EV-charging operator backend: operator REST API. The driver app uses "
         "GraphQL at /graphql (schema in openapi/schema.graphql).",
+        docs_url=None,
+        redoc_url=None,
     )
+    add_docs(app)
     app.state.services = services
     app.include_router(router)
     for extra in routers:

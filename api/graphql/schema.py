@@ -19,6 +19,7 @@ from strawberry.extensions import (
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from api.docs import graphiql_html
 from api.graphql.context import Context, DriverServices, client_ip
 from api.graphql.errors import should_mask
 from api.graphql.mutations import Mutation
@@ -48,6 +49,14 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     )
 
 
+class LocalGraphQLRouter(GraphQLRouter[Context, None]):
+    """GraphiQL from /static (strawberry's page loads it from a CDN)."""
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return graphiql_html()
+
+
 def graphql_router(services: DriverServices) -> GraphQLRouter[Context, None]:
     async def db_session() -> AsyncIterator[AsyncSession]:
         async with services.sessions() as session:
@@ -63,7 +72,7 @@ def graphql_router(services: DriverServices) -> GraphQLRouter[Context, None]:
     ) -> Context:
         return Context(services, session, client_ip(connection))
 
-    return GraphQLRouter(
+    return LocalGraphQLRouter(
         build_schema(services.settings),
         context_getter=context_getter,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],

@@ -99,6 +99,8 @@ def summary_of(inv: Invoice) -> InvoiceSummary:
         paid_at=inv.paid_at,
         buyer_name=str(inv.buyer.get("name") or ""),
         currency=inv.currency,
+        fees_ore=inv.fees_ore or 0,
+        reminders_sent=inv.reminders_sent or 0,
     )
 
 

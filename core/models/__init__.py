@@ -18,6 +18,16 @@ from core.models.billing import (
     TariffComponent,
 )
 from core.models.charging import ChargingSession, MeterSample, SessionStatus, TransactionEventRecord
+from core.models.delivery import (
+    Channel,
+    ConsentStatus,
+    DeliveryAttempt,
+    DeliveryStatus,
+    DocumentDelivery,
+    EfakturaConsent,
+    InvoiceRun,
+    InvoiceSchedule,
+)
 from core.models.infrastructure import (
     Charger,
     ChargerEvent,
@@ -38,6 +48,14 @@ from core.models.payments import (
 from core.models.users import IdToken, IdTokenKind, IdTokenStatus, PaymentMethod, User, Vehicle
 
 __all__ = [
+    "Channel",
+    "ConsentStatus",
+    "DeliveryAttempt",
+    "DeliveryStatus",
+    "DocumentDelivery",
+    "EfakturaConsent",
+    "InvoiceRun",
+    "InvoiceSchedule",
     "BillingProfile",
     "Charger",
     "ChargerEvent",

@@ -84,7 +84,7 @@ async def view(ctx: Payments, token: str) -> InvoiceView | None:
         invoice = await session.get_one(Invoice, link.invoice_id)
         user = await session.get_one(User, invoice.user_id)
         payment = await session.get(Payment, link.payment_id) if link.payment_id else None
-        to_pay = max(invoice.total_ore - invoice.credited_ore, 0)
+        to_pay = max(invoice.total_ore + invoice.fees_ore - invoice.credited_ore, 0)
         return InvoiceView(
             invoice_id=invoice.id,
             number=invoice.number,
@@ -138,7 +138,7 @@ async def pay(ctx: Payments, token: str, method: str) -> str:
                 return under_way.redirect_url  # continue the payment already under way
             if under_way.status != PaymentState.PENDING.value:
                 raise InvoiceLinkError("this invoice is being paid")
-        amount = max(invoice.total_ore - invoice.credited_ore, 0)
+        amount = max(invoice.total_ore + invoice.fees_ore - invoice.credited_ore, 0)
         if amount == 0:
             raise InvoiceLinkError("nothing to pay")
         user = await session.get_one(User, invoice.user_id)
@@ -229,7 +229,7 @@ async def send_reminders(ctx: Payments, today: date | None = None) -> int:
                 continue
             token = await create_link(session, invoice.id, ctx.settings.invoice_link_ttl_days, step)
             link = f"{ctx.settings.public_base_url.rstrip('/')}/invoice/{token}"
-            amount = kroner(max(invoice.total_ore - invoice.credited_ore, 0), user.language)
+            amount = kroner(max(invoice.total_ore + invoice.fees_ore - invoice.credited_ore, 0), user.language)
             body = (
                 f"Påminnelse: faktura {invoice.number} på {amount} forfalt "
                 f"{invoice.due_date:%d.%m.%Y}. Betal her: {link}"

@@ -155,7 +155,7 @@ class _Doc(FPDF):
             y += 4.8
         return y
 
-    def table(
+    def grid(
         self,
         headers: list[tuple[str, float, str]],
         rows: Iterable[list[str]],
@@ -283,7 +283,7 @@ def draw_invoice(
                 nok(line.total_ore),
             ]
         )
-    pdf.table(headers, rows, [line.credited for line in detail.lines])
+    pdf.grid(headers, rows, [line.credited for line in detail.lines])
     totals = [
         ("Sum eks. MVA", nok(s.net_ore), False),
         ("MVA 25 %", nok(s.vat_ore), False),
@@ -358,7 +358,7 @@ def credit_note_pdf(detail: InvoiceDetail, note: CreditNoteView) -> bytes:
         [line.description[:75], nok(line.net_ore), nok(line.vat_ore), nok(line.total_ore)]
         for line in note.lines
     ]
-    pdf.table(headers, rows)
+    pdf.grid(headers, rows)
     pdf.totals(
         [
             ("Sum eks. MVA", nok(-note.net_ore), False),
@@ -428,7 +428,7 @@ def receipt_pdf(r: ReceiptDoc) -> bytes:
     if r.site:
         pdf.text_line(f"Sted: {r.site}")
         pdf.ln(2)
-    pdf.table(
+    pdf.grid(
         [("Beskrivelse", 150.0, "L"), ("Sum", 30.0, "R")],
         [[line.text[:95], nok(line.total_ore)] for line in r.lines],
     )
@@ -461,7 +461,7 @@ def print_batch_pdf(name: str, letters: list[Letter], seller: Party) -> bytes:
     pdf.text_line(f"Utskriftsbunke {name}", size=16, bold=True, h=9)
     pdf.text_line(f"{len(letters)} brev", size=10)
     pdf.ln(3)
-    pdf.table(
+    pdf.grid(
         [("Dokument", 40.0, "L"), ("Mottaker", 80.0, "L"), ("Postnr./sted", 60.0, "L")],
         [
             [

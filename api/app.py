@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 from api.deps import Services
 from api.graphql.context import DriverServices
 from api.graphql.schema import graphql_router
+from api.invoices import router as invoices_router
 from api.routes import router
 
 
@@ -26,6 +27,7 @@ def create_app(
     )
     app.state.services = services
     app.include_router(router)
+    app.include_router(invoices_router)
     for extra in routers:
         app.include_router(extra)
     if driver is not None:

@@ -138,6 +138,14 @@ async def decision_for(
     return decide(c, seller_org_number) if c else None
 
 
+async def delivery_decision(session: AsyncSession, user_id: int) -> ChannelDecision | None:
+    """The decision with our organisation number from the billing settings."""
+    from core.billing.settings import get_billing_settings
+
+    seller = get_billing_settings().seller_org_number.replace(" ", "") or None
+    return await decision_for(session, user_id, seller)
+
+
 async def update_invoice_delivery(
     session: AsyncSession,
     user: User,

@@ -15,8 +15,8 @@ from core.billing.peppol_rules import check_ehf
 from core.billing.service import set_billing_profile
 from core.invoicing.consent import import_consents
 from core.invoicing.dispatcher import DeliveryDispatcher
-from core.invoicing.runs import issue_and_queue
 from core.invoicing.outbox import queue_credit_note
+from core.invoicing.runs import issue_and_queue
 from core.models import DeliveryAttempt, DocumentDelivery, InvoiceRun, User
 from core.timeutil import utcnow
 from delivery.setup import channels

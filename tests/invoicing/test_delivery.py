@@ -161,7 +161,7 @@ async def test_a_credit_note_follows_its_invoice_to_the_customer(
         )
         pdf = pdf_text(attachments(note_mail)[f"kreditnota-{kari_note.number}.pdf"])
         assert "Kreditnota" in pdf and "Feil måleravlesning" in pdf and "-60,00" in pdf
-        xml = (Path(settings.delivery_dir) / "ehf" / f"kreditnota-{ola_note.number}.xml")
+        xml = Path(settings.delivery_dir) / "ehf" / f"kreditnota-{ola_note.number}.xml"
         assert b"<cbc:CreditNoteTypeCode>381</cbc:CreditNoteTypeCode>" in xml.read_bytes()
         assert check_ehf(xml.read_bytes()) == []
 
@@ -169,7 +169,7 @@ async def test_a_credit_note_follows_its_invoice_to_the_customer(
 async def test_a_server_that_is_down_is_retried_with_backoff_and_every_try_is_recorded(
     db_url, delivery_settings, seller, smtp
 ):
-    inbox, url = smtp
+    inbox, _url = smtp
     down = delivery_settings.model_copy(update={"smtp_url": "smtp://127.0.0.1:9?starttls=false"})
     async with database(db_url) as db:
         async with transaction(db) as s:
@@ -192,8 +192,10 @@ async def test_a_server_that_is_down_is_retried_with_backoff_and_every_try_is_re
         assert sorted(m["To"] for m in inbox.messages) == ["kari@example.no", "ola@example.no"]
         async with transaction(db) as s:
             attempts = (
-                await s.execute(select(DeliveryAttempt).order_by(DeliveryAttempt.id))
-            ).scalars().all()
+                (await s.execute(select(DeliveryAttempt).order_by(DeliveryAttempt.id)))
+                .scalars()
+                .all()
+            )
             per_delivery: dict[int, list[str]] = {}
             for a in attempts:
                 per_delivery.setdefault(a.delivery_id, []).append(a.outcome)

@@ -62,7 +62,7 @@ async def test_the_document_goes_with_its_peppol_envelope_and_is_sent_once(acces
     fake, url = access_point
     ap = HttpAccessPoint(url, "ap-key")
     assert await ap.send(DOC) == "tx-1"
-    (headers, body), = fake.received
+    ((headers, body),) = fake.received
     assert body == DOC.xml
     assert headers["Content-Type"] == "application/xml"
     assert headers["Idempotency-Key"] == "faktura-2"

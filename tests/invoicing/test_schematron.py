@@ -99,12 +99,18 @@ def detail() -> InvoiceDetail:
     )  # fmt: skip
     lines = [
         InvoiceLineView(
-            id=i, position=i, session_id=i,
+            id=i,
+            position=i,
+            session_id=i,
             description=f"Lading Solsiden borettslag, SOL-1 #2, 04.03.2026, {kwh} kWh",
             started_at=datetime(2026, 3, 4, 10, tzinfo=OSLO),
             stopped_at=datetime(2026, 3, 4, 11, tzinfo=OSLO),
-            energy_wh=kwh * 1000, net_ore=net, vat_ore=vat, total_ore=net + vat, details=[],
-        )  # fmt: skip
+            energy_wh=kwh * 1000,
+            net_ore=net,
+            vat_ore=vat,
+            total_ore=net + vat,
+            details=[],
+        )
         for i, (kwh, net, vat) in enumerate([(11, 880, 220), (5, 800, 200)], start=1)
     ]
     return InvoiceDetail(

@@ -181,6 +181,7 @@ class InvoiceScheduler:
         now = now or utcnow()
         async with self._sessions() as session:
             plans = [s for s in await schedules(session) if s.enabled]
+        log.debug("invoice schedules checked by %s: %d enabled", self.me, len(plans))
         outcomes = []
         for plan in plans:
             period = due_period(plan, now)

@@ -16,14 +16,31 @@ from core.billing.service import set_billing_profile
 from core.invoicing.consent import import_consents
 from core.invoicing.dispatcher import DeliveryDispatcher
 from core.invoicing.outbox import queue_credit_note
+from core.invoicing.receipts import queue_due_receipts
 from core.invoicing.runs import issue_and_queue
-from core.models import DeliveryAttempt, DocumentDelivery, InvoiceRun, User
+from core.models import (
+    DeliveryAttempt,
+    DocumentDelivery,
+    EfakturaConsent,
+    IdToken,
+    InvoiceRun,
+    User,
+)
+from core.tariffs.service import price_session
 from core.timeutil import utcnow
 from delivery.setup import channels
 from tests.billing.scenario import march
 from tests.invoicing.conftest import pdf_text
 from tests.invoicing.smtp import attachments
-from tests.tariffs.builders import charged, database, driver, oslo, transaction
+from tests.tariffs.builders import (
+    charged,
+    database,
+    driver,
+    member_prices,
+    oslo,
+    place,
+    transaction,
+)
 
 APRIL_1 = date(2026, 4, 1)
 CONSENTS = """efaktura_identifier;phone;email;status
@@ -266,3 +283,66 @@ async def test_ehf_for_a_customer_without_an_organisation_number_falls_back_to_e
             delivery_settings, db, channels(delivery_settings)
         ).run_once()
         assert result.delivered == 2 and inbox.messages[0]["To"] == "kari@example.no"
+
+
+async def test_a_paid_session_e_mails_its_receipt_to_a_driver_who_asked_for_it(
+    db_url, delivery_settings, seller, smtp
+):
+    inbox, _ = smtp
+    async with database(db_url) as db:
+        async with transaction(db) as s:
+            where = await place(s)
+            await member_prices(s, where)
+            kari = await driver(s, "91000001", "member", name="Kari Nordmann")
+            kari.email, kari.receipt_by_email = "kari@example.no", True
+            ola = await driver(s, "91000002", "member", name="Ola")  # no receipts, thanks
+            ola.email = "ola@example.no"
+            sessions = []
+            for who in (kari, ola):
+                token = IdToken(token=f"APP-{who.id}", kind="app", user_id=who.id)
+                s.add(token)
+                await s.flush()
+                cs = await charged(s, where, who, utcnow() - timedelta(hours=3), 60, 10)
+                cs.id_token_pk = token.id
+                await price_session(s, cs)
+                cs.payment_state = "paid"
+                sessions.append(cs.id)
+        async with transaction(db) as s:
+            assert await queue_due_receipts(s) == 1
+            assert await queue_due_receipts(s) == 0
+        result = await DeliveryDispatcher(
+            delivery_settings, db, channels(delivery_settings)
+        ).run_once()
+        assert result.delivered == 1
+    (mail,) = inbox.messages
+    assert mail["To"] == "kari@example.no" and mail["Subject"].startswith("Kvittering for lading")
+    text = mail.get_body(("plain",)).get_content()
+    assert "Totalt:  25,00 kr (herav MVA 5,00 kr)" in text
+    assert f"https://lading.example/receipts/{sessions[0]}?t=" in text
+    receipt = pdf_text(attachments(mail)[f"kvittering-{sessions[0]}.pdf"])
+    assert "Kvittering" in receipt and "Totalt (NOK) 25,00" in receipt
+
+
+async def test_consent_files_dropped_by_the_distributor_are_read_and_put_away(
+    db_url, delivery_settings, seller
+):
+    from ladeflyt.runtime import invoice_delivery
+
+    inbox = Path(delivery_settings.delivery_dir) / "efaktura" / "consents-in"
+    inbox.mkdir(parents=True)
+    (inbox / "2026-04-01.csv").write_text(
+        "efaktura_identifier;phone;status\nEF-1;91000001;alltid\n", encoding="utf-8"
+    )
+    async with database(db_url) as db:
+        async with transaction(db) as s:
+            await driver(s, "91000001", "member", name="Kari", invoice=True)
+        deliveries, _ = invoice_delivery(delivery_settings, db)
+        await deliveries.housekeeping()
+        async with transaction(db) as s:
+            (consent,) = (await s.execute(select(EfakturaConsent))).scalars().all()
+            assert (consent.status, consent.efaktura_identifier, consent.source) == (
+                "always",
+                "EF-1",
+                "2026-04-01.csv",
+            )
+    assert list(inbox.glob("*.csv")) == [] and (inbox / "done" / "2026-04-01.csv").exists()

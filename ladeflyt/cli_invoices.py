@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.billing.errors import BillingError
-from core.billing.pdf import nok
 from core.billing.periods import local_today
 from core.config import Settings
 from core.db import create_engine, session_factory, transaction
@@ -33,6 +32,13 @@ T = TypeVar("T")
 
 class InvoiceCliError(Exception):
     pass
+
+
+def nok(ore: int) -> str:
+    """12.50, like the other invoice commands."""
+    sign = "-" if ore < 0 else ""
+    kroner, rest = divmod(abs(ore), 100)
+    return f"{sign}{kroner}.{rest:02d}"
 
 
 def _run(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -194,8 +200,8 @@ def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> None:
     for d, attempts in rows:
         print(_line(d) + f"  (attempts {d.attempts}; {d.reason})")
         for a in attempts:
-            print(f"    #{a.number} {a.started_at.astimezone(OSLO):%Y-%m-%d %H:%M:%S} "
-                  f"{a.outcome} {a.detail[:80]}")  # fmt: skip
+            when = a.started_at.astimezone(OSLO)
+            print(f"    #{a.number} {when:%Y-%m-%d %H:%M:%S} {a.outcome} {a.detail[:80]}".rstrip())
 
 
 def cmd_resend(args: argparse.Namespace, settings: Settings) -> None:

@@ -88,11 +88,11 @@ def test_the_borettslag_example_ends_with_invoices_delivered(ladeflyt, db_url, s
     out, _ = ladeflyt("invoices", "schedule", "set", "--day", "1", "--hour", "6")
     assert out == ("schedule global: monthly on day 1 at 06:00 (Oslo) for the previous month\n")
     out, _ = ladeflyt("invoices", "runs")
-    assert "2026-03  manual   done" in out and "2 invoice(s), 4 session(s), 66,00 NOK" in out
+    assert "2026-03  manual   done" in out and "2 invoice(s), 4 session(s), 66.00 NOK" in out
 
     out, _ = ladeflyt("invoices", "overdue", "--today", "2026-04-25")
     assert "invoice 1      Kari Nordmann            due 2026-04-15 ( 10 days)" in out
-    assert out.splitlines()[-1] == "2 overdue invoice(s), 66,00 NOK"
+    assert out.splitlines()[-1] == "2 overdue invoice(s), 66.00 NOK"
     out, _ = ladeflyt("invoices", "overdue", "--today", "2026-04-25", "--csv", "-")
     assert out.startswith("fakturanummer;kid;kundenummer;navn;")
     assert len(out.splitlines()) == 3

@@ -6,6 +6,7 @@ and each try is recorded in `delivery_attempts`. A channel that says "try again"
 (1, 2, 4, ... times `delivery_retry_base_s`), until `delivery_max_attempts`; one that says
 "never" (DeliveryRejected, an invalid document) fails it at once. Paper deliveries are
 not sent one by one: every round gathers the due ones into one print batch (one PDF).
+A delivery left "sending" by a process that died is picked up by `recover_interrupted`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.billing.errors import BillingError
@@ -41,6 +43,8 @@ from core.ports import (
 from core.timeutil import OSLO, utcnow
 
 log = logging.getLogger(__name__)
+# A delivery "sending" for longer than this was interrupted (its process died).
+INTERRUPTED = timedelta(minutes=15)
 
 # Checks an EHF document before it is sent; returns the fatal findings (empty = fine).
 EhfCheck = Callable[[bytes], list[str]]
@@ -219,21 +223,11 @@ class DeliveryDispatcher:
         """One PDF for every paper delivery of this round, handed to the print shop."""
         started = utcnow()
         name = f"utskrift-{now.astimezone(OSLO):%Y%m%d-%H%M%S}-{min(ids)}"
-        letters: list[Letter] = []
-        async with transaction(self._sessions) as session:
-            for delivery_id in ids:
-                d = await session.get_one(DocumentDelivery, delivery_id)
-                if d.document == "credit_note" and d.credit_note_id is not None:
-                    detail, note, _ = await docs.credit_note_parts(session, d.credit_note_id)
-                    letters.append(Letter(detail, {}, "credit_note", note))
-                elif d.invoice_id is not None:
-                    detail = await docs.invoice_detail(session, d.invoice_id)
-                    where = await docs.line_places(session, d.invoice_id)
-                    letters.append(Letter(detail, where))
         try:
+            letters = await self._letters(ids)
             pdf = print_batch_pdf(name, letters, docs.seller_party())
             ref = await self.channels.printer.submit(name, pdf)
-        except DeliveryRejected as error:
+        except (DeliveryRejected, BillingError) as error:
             for delivery_id in ids:
                 await self._finish(delivery_id, started, None, "failed", str(error), now, result)
             return
@@ -245,6 +239,47 @@ class DeliveryDispatcher:
         for delivery_id in ids:
             await self._finish(delivery_id, started, ref, "delivered", name, now, result)
         result.print_batch = ref
+
+    async def _letters(self, ids: list[int]) -> list[Letter]:
+        letters: list[Letter] = []
+        async with transaction(self._sessions) as session:
+            for delivery_id in ids:
+                d = await session.get_one(DocumentDelivery, delivery_id)
+                if d.document == "credit_note" and d.credit_note_id is not None:
+                    detail, note, _ = await docs.credit_note_parts(session, d.credit_note_id)
+                    letters.append(Letter(detail, {}, "credit_note", note))
+                elif d.invoice_id is not None:
+                    detail = await docs.invoice_detail(session, d.invoice_id)
+                    where = await docs.line_places(session, d.invoice_id)
+                    letters.append(Letter(detail, where))
+        return letters
+
+    async def recover_interrupted(self, now: datetime | None = None) -> int:
+        """Deliveries left in "sending" by a process that died mid-send (older than
+        INTERRUPTED). Channels that cannot deliver twice (file drops replace their file, the
+        access point knows the Idempotency-Key) are tried again; an e-mail may have gone out,
+        so it is failed with a note for the operator (`ladeflyt invoices resend`)."""
+        now = now or utcnow()
+        async with transaction(self._sessions) as session:
+            stuck = (
+                await session.execute(
+                    select(DocumentDelivery).where(
+                        DocumentDelivery.status == DeliveryStatus.SENDING.value,
+                        DocumentDelivery.updated_at < now - INTERRUPTED,
+                    )
+                )
+            ).scalars()
+            count = 0
+            for d in stuck:
+                count += 1
+                d.updated_at = now
+                if d.channel == Channel.EMAIL.value:
+                    d.status = DeliveryStatus.FAILED.value
+                    d.last_error = "interrupted while sending: check whether it arrived"
+                else:
+                    d.status = DeliveryStatus.QUEUED.value
+                    d.send_after = now
+        return count
 
     async def _finish(
         self,
@@ -323,6 +358,10 @@ class DeliveryDispatcher:
                 await asyncio.wait_for(self._wake.wait(), self.settings.delivery_interval_s)
 
     async def housekeeping(self) -> None:
+        try:
+            await self.recover_interrupted()
+        except Exception:
+            log.exception("recovering interrupted deliveries failed")
         for chore in self.chores:
             try:
                 await chore()

@@ -346,3 +346,33 @@ async def test_consent_files_dropped_by_the_distributor_are_read_and_put_away(
                 "2026-04-01.csv",
             )
     assert list(inbox.glob("*.csv")) == [] and (inbox / "done" / "2026-04-01.csv").exists()
+
+
+async def test_a_send_interrupted_by_a_dead_process_is_retried_only_where_that_is_safe(
+    db_url, delivery_settings, seller, smtp
+):
+    inbox, _ = smtp
+    async with database(db_url) as db:
+        async with transaction(db) as s:
+            m = await march(s)
+            m.kari.email = "kari@example.no"
+            m.ola.invoice_channel = "ehf"
+            await issue_and_queue(s, "2026-03", issue_date=APRIL_1, due_days=14)
+            long_ago = utcnow() - timedelta(hours=1)
+            for d in (await s.execute(select(DocumentDelivery))).scalars():
+                d.status, d.attempts, d.updated_at = "sending", 1, long_ago
+        dispatcher = DeliveryDispatcher(delivery_settings, db, channels(delivery_settings))
+        assert await dispatcher.recover_interrupted() == 2
+        result = await dispatcher.run_once()
+        assert (result.delivered, result.failed) == (1, 0)
+        async with transaction(db) as s:
+            by_channel = {
+                d.channel: d for d in (await s.execute(select(DocumentDelivery))).scalars()
+            }
+        # The EHF file drop replaces its file: sent again. The e-mail may have gone out.
+        assert by_channel["ehf"].status == "delivered"
+        assert (by_channel["email"].status, by_channel["email"].last_error) == (
+            "failed",
+            "interrupted while sending: check whether it arrived",
+        )
+        assert inbox.messages == []

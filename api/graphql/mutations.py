@@ -17,7 +17,6 @@ from api.graphql.types import (
     VehicleInput,
     VehicleType,
 )
-from core.invoicing.channels import delivery_decision
 from core.models import IdTokenKind, User
 from core.payments import methods
 from core.payments.start import ApproveInVipps, start_paid
@@ -230,6 +229,8 @@ class Mutation:
             )
         except account.AccountError as error:
             return _problem(error.kind, str(error), error.field)  # type: ignore[return-value]
+        from core.invoicing.channels import delivery_decision
+
         decision = await delivery_decision(info.context.session, user.id)
         return r.InvoiceSettingsUpdated(invoice_settings=InvoiceSettings.of(user, decision))
 

@@ -81,7 +81,9 @@ async def queue_reminders(
             await session.execute(select(SmsMessage.id).where(SmsMessage.dedup_key == key))
         ).first() is not None:
             continue
-        fee = fee_for(settings, step, _fees_charged(invoice, settings))
+        # A number that sent STOPP gets no reminder (recorded as suppressed), and no fee.
+        opted_out = await sms_outbox.is_opted_out(session, user.phone)
+        fee = 0 if opted_out else fee_for(settings, step, _fees_charged(invoice, settings))
         link = await make_link(session, invoice.id, step)
         due_ore = max(invoice.total_ore + invoice.fees_ore + fee - invoice.credited_ore, 0)
         amount = kroner(due_ore, user.language)
@@ -97,8 +99,11 @@ async def queue_reminders(
                 f"Påminnelse: faktura {invoice.number} på {amount}{extra} forfalt "
                 f"{invoice.due_date:%d.%m.%Y}. Betal her: {link}"
             )
-        if await sms_outbox.queue_sms(
-            session, to=user.phone, kind="payment_reminder", body=body, dedup_key=key, at=now
+        if (
+            await sms_outbox.queue_sms(
+                session, to=user.phone, kind="payment_reminder", body=body, dedup_key=key, at=now
+            )
+            and not opted_out
         ):
             invoice.fees_ore = (invoice.fees_ore or 0) + fee
             invoice.reminders_sent = (invoice.reminders_sent or 0) + 1

@@ -184,3 +184,18 @@ async def test_the_overdue_list_is_exported_for_a_debt_collector(db_url, seller)
         assert await dunning.mark_exported(s, [rows[0].invoice_id], at(today)) == 1
         assert await dunning.overdue(s, today, include_exported=False) == []
         assert len(await dunning.overdue(s, today)) == 1
+
+
+async def test_a_number_that_sent_stopp_gets_no_reminder_and_no_fee(db_url, seller):
+    from core.messaging.outbox import opt_out
+
+    settings = Settings(database_url=db_url, second_reminder_day=14, reminder_fee_ore=7000)
+    async with database(db_url) as db, transaction(db) as s:
+        ids = await invoiced(s)
+        await opt_out(s, "+4791000002")  # Ola
+        day14 = date(2026, 4, 29)
+        assert await dunning.queue_reminders(s, settings, link, day14, at(day14)) == 1
+        ola = (await reminders(s))[f"invoice:{ids['ola']}:reminder:14"]
+        assert ola.status == "suppressed"
+        invoice = await s.get_one(Invoice, ids["ola"])
+        assert (invoice.fees_ore, invoice.reminders_sent) == (0, 0)

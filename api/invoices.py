@@ -19,7 +19,7 @@ from core.billing.settings import get_billing_settings
 from core.invoicing import channels, documents, dunning, outbox, schedule
 from core.models import DeliveryAttempt, Invoice, User
 from core.users.account import AccountError
-from core.users.service import get_user_by_phone
+from core.users.service import UserError, get_user_by_phone
 
 router = APIRouter(prefix="/api", tags=["invoices"], dependencies=[Depends(operator)])
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -102,7 +102,10 @@ class RunOut(BaseModel):
 
 
 async def _customer(db: Db, phone: str) -> User:
-    user = await get_user_by_phone(db, phone)
+    try:
+        user = await get_user_by_phone(db, phone)
+    except UserError:  # not a phone number: no such customer
+        user = None
     if user is None:
         raise HTTPException(404, f"no customer with phone {phone}")
     return user

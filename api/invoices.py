@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -27,6 +27,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": schemas.Problem},
 }
 Channel = Literal["email", "efaktura", "ehf", "paper"]
+InvoiceId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 
 class InvoiceDeliveryOut(BaseModel):
@@ -200,7 +201,7 @@ async def _invoice(db: Db, invoice_id: int) -> Invoice:
 @router.get(
     "/invoices/{invoice_id}/deliveries", response_model=list[DeliveryOut], responses=_ERRORS
 )
-async def invoice_deliveries(db: Db, invoice_id: int) -> list[DeliveryOut]:
+async def invoice_deliveries(db: Db, invoice_id: InvoiceId) -> list[DeliveryOut]:
     """How the invoice (and its credit notes) were delivered: every attempt."""
     await _invoice(db, invoice_id)
     return await _deliveries(db, invoice_id)
@@ -212,7 +213,7 @@ async def invoice_deliveries(db: Db, invoice_id: int) -> list[DeliveryOut]:
     status_code=202,
     responses=_ERRORS,
 )
-async def resend_invoice(db: Db, invoice_id: int, body: ResendIn) -> list[DeliveryOut]:
+async def resend_invoice(db: Db, invoice_id: InvoiceId, body: ResendIn) -> list[DeliveryOut]:
     """Queue the invoice again (optionally by another channel)."""
     await _invoice(db, invoice_id)
     count = len(await outbox.deliveries_of(db, invoice_id))
@@ -226,7 +227,7 @@ async def resend_invoice(db: Db, invoice_id: int, body: ResendIn) -> list[Delive
     response_class=Response,
     responses={**_ERRORS, 200: {"content": {"application/pdf": {}}}},
 )
-async def invoice_pdf(db: Db, invoice_id: int) -> Response:
+async def invoice_pdf(db: Db, invoice_id: InvoiceId) -> Response:
     try:
         detail, pdf = await documents.invoice_pdf_bytes(db, invoice_id)
     except BillingError:

@@ -46,7 +46,7 @@ class DocumentDelivery(Base):
         ForeignKey("credit_notes.id", ondelete="CASCADE")
     )
     session_id: Mapped[int | None] = mapped_column(
-        ForeignKey("charging_sessions.id", ondelete="CASCADE")
+        ForeignKey("charging_sessions.id", ondelete="CASCADE"), index=True
     )
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     channel: Mapped[str] = mapped_column(String(10))

@@ -129,6 +129,9 @@ def upgrade() -> None:
             batch_op.f("ix_document_deliveries_invoice_id"), ["invoice_id"], unique=False
         )
         batch_op.create_index(
+            batch_op.f("ix_document_deliveries_session_id"), ["session_id"], unique=False
+        )
+        batch_op.create_index(
             "ix_document_deliveries_status_send_after", ["status", "send_after"], unique=False
         )
 
@@ -186,6 +189,7 @@ def downgrade() -> None:
     with op.batch_alter_table("document_deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_document_deliveries_status_send_after")
         batch_op.drop_index(batch_op.f("ix_document_deliveries_invoice_id"))
+        batch_op.drop_index(batch_op.f("ix_document_deliveries_session_id"))
 
     op.drop_table("document_deliveries")
     op.drop_table("efaktura_consents")

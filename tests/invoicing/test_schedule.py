@@ -165,7 +165,7 @@ def _serve(tmp_path: Path, name: str, db_url: str, smtp_url: str) -> subprocess.
     )
 
 
-async def _until(check, what: str, timeout: float = 60.0):
+async def _until(check, what: str, timeout: float = 120.0):
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:

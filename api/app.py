@@ -10,6 +10,7 @@ from api.deps import Services
 from api.docs import add_docs
 from api.graphql.context import DriverServices
 from api.graphql.schema import graphql_router
+from api.invoices import router as invoices_router
 from api.routes import router
 
 
@@ -30,6 +31,7 @@ def create_app(
     add_docs(app)
     app.state.services = services
     app.include_router(router)
+    app.include_router(invoices_router)
     for extra in routers:
         app.include_router(extra)
     if driver is not None:

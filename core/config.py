@@ -94,8 +94,6 @@ class Settings(BaseSettings):
     hold_stop_margin_ore: int = Field(default=1_000, ge=0)
     guest_checkout_ttl_s: int = Field(default=24 * 3600, ge=600)
     invoice_link_ttl_days: int = Field(default=30, ge=1)
-    # Days after the due date on which an unpaid invoice gets an SMS reminder.
-    reminder_days: list[int] = Field(default_factory=lambda: [5, 12])
 
     # Session lifecycle (core.sessions.lifecycle). A remote start the charger has not
     # reported after this many seconds FAILS (its hold is released).
@@ -157,6 +155,50 @@ class Settings(BaseSettings):
     def links_only_work_here(self) -> bool:
         """Served on every interface, but links (from the default) name 127.0.0.1."""
         return self._base_url_follows_server and self.http_host in _WILDCARDS
+
+    # ------------------------------------------------------------------ invoices: delivery,
+    # automatic invoicing and dunning (issue 15). See README "Invoices that reach people".
+    # smtp://user:pass@host:587?starttls=true or smtps://host:465; empty = console/log only.
+    smtp_url: str = ""
+    mail_from: str = "Ladeflyt <faktura@ladeflyt.invalid>"
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    # Where file-based channels write: eFaktura outbox, EHF file drop, print batches.
+    delivery_dir: str = "var/delivery"
+    efaktura_outbox_dir: str = ""  # default <delivery_dir>/efaktura
+    # The operator's issuer id with the eFaktura distributor (in every eFaktura file).
+    efaktura_issuer_id: str = ""
+    peppol_access_point: str = "file"  # file | http
+    peppol_outbox_dir: str = ""  # default <delivery_dir>/ehf (file drop)
+    peppol_ap_url: str = ""  # the access point's API base URL (http)
+    peppol_ap_api_key: str = ""
+    peppol_ap_timeout_s: float = Field(default=30.0, gt=0)
+    # A directory with the official Peppol BIS Billing 3.0 Schematron files
+    # (CEN-EN16931-UBL.sch, PEPPOL-EN16931-UBL.sch); empty = the built-in checks only.
+    ehf_rules_dir: str = ""
+    print_dir: str = ""  # default <delivery_dir>/print
+    delivery_max_attempts: int = Field(default=8, ge=1, le=50)
+    delivery_retry_base_s: float = Field(default=60.0, gt=0)
+    delivery_interval_s: float = Field(default=15.0, gt=0)
+    # How often `serve` looks at the invoice schedules; a run not finished after
+    # `invoice_run_stale_s` (its process died) may be taken over by another process.
+    invoice_schedule_interval_s: float = Field(default=60.0, gt=0)
+    invoice_run_stale_s: int = Field(default=3600, ge=60)
+    # Dunning: the reminder SMS goes this many days after the due date (5-7); a second one
+    # only when `second_reminder_day` is set.
+    reminder_day: int = Field(default=5, ge=5, le=7)
+    second_reminder_day: int | None = Field(default=None, ge=8, le=60)
+    # Purregebyr (inkassoforskriften § 1-2): at most 1/10 of the inkassosats, only on a
+    # reminder sent at least 14 days after the due date, at most two per invoice. 0 = off.
+    reminder_fee_ore: int = Field(default=0, ge=0)
+    inkasso_rate_ore: int = Field(default=70_000, ge=0)
+
+    @model_validator(mode="after")
+    def _dunning_within_the_rules(self) -> Settings:
+        if self.reminder_fee_ore * 10 > self.inkasso_rate_ore:
+            raise ValueError(
+                "LADEFLYT_REMINDER_FEE_ORE is at most 1/10 of LADEFLYT_INKASSO_RATE_ORE"
+            )
+        return self
 
 
 _WILDCARDS = {"", "0.0.0.0", "::"}

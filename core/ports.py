@@ -1,4 +1,5 @@
-"""Ports to the outside world that the domain calls: SMS and payment providers."""
+"""Ports to the outside world that the domain calls: SMS, payment providers, and the
+channels invoices and receipts are delivered through."""
 
 from __future__ import annotations
 
@@ -136,3 +137,92 @@ class CardVault(Protocol):
     async def card(self, payment_method_ref: str) -> SavedCard: ...
 
     async def detach(self, payment_method_ref: str) -> None: ...
+
+
+# --------------------------------------------------------------------------- document delivery
+
+
+class DeliveryRejected(Exception):
+    """The channel refused the document for good (bad address, invalid document)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class DeliveryUnavailable(Exception):
+    """A network or service error: the same delivery may succeed later (same key)."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class OutboundEmail:
+    to: str
+    subject: str
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+    # Becomes the Message-ID, so a receiving system can tell a repeat from a new mail.
+    dedup_key: str | None = None
+
+
+class MailSender(Protocol):
+    async def send(self, message: OutboundEmail) -> str:
+        """Hand the e-mail to the mail server; return its Message-ID. Raises
+        DeliveryRejected (recipient refused) or DeliveryUnavailable (try again)."""
+        ...
+
+
+@dataclass(frozen=True)
+class EfakturaDocument:
+    """An invoice for a consenting private customer, for the eFaktura distributor."""
+
+    name: str  # unique, stable for the document: the file name without extension
+    xml: bytes  # the eFaktura invoice file (see core/invoicing/efaktura.py)
+    pdf: bytes  # the invoice as the payer sees it in the bank
+
+
+class EfakturaDistributor(Protocol):
+    async def deliver(self, document: EfakturaDocument) -> str:
+        """Hand the invoice to the distributor; return its reference (e.g. the file name).
+        Delivering the same `name` again must not make a second invoice."""
+        ...
+
+
+@dataclass(frozen=True)
+class PeppolDocument:
+    """An EHF (Peppol BIS Billing 3.0) document for a business customer."""
+
+    name: str  # unique, stable for the document
+    kind: str  # invoice | credit_note
+    sender: str  # Peppol participant id, e.g. 0192:923609016
+    receiver: str
+    xml: bytes
+
+
+# Peppol document type and process identifiers of BIS Billing 3.0.
+PEPPOL_PROCESS = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
+PEPPOL_DOCUMENT_TYPES = {
+    "invoice": "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##"
+    "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1",
+    "credit_note": "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2::CreditNote##"
+    "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1",
+}
+
+
+class PeppolAccessPoint(Protocol):
+    async def send(self, document: PeppolDocument) -> str:
+        """Hand the document to the access point; return its transmission id. Sending the
+        same `name` again must not transmit it twice (idempotency key)."""
+        ...
+
+
+class PrintShop(Protocol):
+    async def submit(self, name: str, pdf: bytes) -> str:
+        """Hand over one print batch (a PDF of letters); return its reference."""
+        ...

@@ -18,7 +18,7 @@ from core.db import create_engine, session_factory, transaction
 from core.migrate import upgrade
 from core.sessions.service import list_sessions
 from core.users.service import UserError, add_id_token, add_user, get_user_by_phone
-from ladeflyt import cli_billing, cli_payments
+from ladeflyt import cli_billing, cli_invoices, cli_payments
 
 T = TypeVar("T")
 
@@ -221,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = user.add_parser("token", help="print a fresh access token for a user (for scripts)")
     p.add_argument("phone")
     p.set_defaults(func=cmd_user_token)
+    cli_invoices.register_user(user)
 
     token = sub.add_parser("token", help="id tokens").add_subparsers(dest="t", required=True)
     p = token.add_parser("add", help="add an RFID tag to a user")
@@ -256,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo_seed)
     cli_billing.register(sub)
     cli_payments.register(sub)
+    cli_invoices.register(sub)
     return parser
 
 
@@ -275,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         cli_billing.TariffError,
         cli_billing.BillingError,
         cli_payments.PaymentCliError,
+        cli_invoices.InvoiceCliError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

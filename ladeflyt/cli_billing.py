@@ -259,17 +259,24 @@ def cmd_tariff_quote(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_invoices_run(args: argparse.Namespace, settings: Settings) -> None:
+    from core.invoicing.runs import issue_and_queue
+    from ladeflyt.cli_invoices import ProgressBar
+
+    bar = None if args.json else ProgressBar("customers")
+
     async def work(session: AsyncSession) -> Any:
-        return await billing.run_invoices(
+        return await issue_and_queue(
             session,
             args.period,
             due_days=args.due_days,
             issue_date=_date(args.issue_date),
+            progress=bar,
         )
 
-    result = _run(settings, work)
+    outcome = _run(settings, work)
+    result = outcome.result
     if args.json:
-        _json(asdict(result))
+        _json(asdict(result) | {"deliveries": outcome.channels, "run_id": outcome.run_id})
         return
     for inv in result.invoices:
         print(
@@ -280,6 +287,9 @@ def cmd_invoices_run(args: argparse.Namespace, settings: Settings) -> None:
         f"{len(result.invoices)} invoice(s), {result.sessions_invoiced} session(s) for "
         f"{result.period}; {result.marked_overdue} invoice(s) now overdue"
     )
+    if outcome.channels:
+        ways = ", ".join(f"{n} by {channel}" for channel, n in sorted(outcome.channels.items()))
+        print(f"queued for delivery: {ways} (sent by `ladeflyt serve` or `invoices deliver`)")
     if result.unpriced_session_ids:
         ids = ", ".join(str(i) for i in result.unpriced_session_ids)
         print(f"not invoiced, no price yet: session(s) {ids}", file=sys.stderr)
@@ -382,10 +392,14 @@ def cmd_invoices_paid(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_invoices_credit(args: argparse.Namespace, settings: Settings) -> None:
+    from core.invoicing.outbox import queue_credit_note
+
     async def work(session: AsyncSession) -> Any:
-        return await credit_service.credit_invoice(
+        note = await credit_service.credit_invoice(
             session, args.id, args.reason, line_ids=args.line or None
         )
+        await queue_credit_note(session, note.id)  # to the customer, like the invoice
+        return note
 
     note = _run(settings, work)
     print(

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.app import create_app
 from api.deps import Services
@@ -15,10 +15,12 @@ from core.bus import InProcessCommandBus, InProcessEventBus
 from core.chargers.service import mark_all_offline
 from core.config import Settings
 from core.db import create_engine, is_sqlite, session_factory, transaction
+from core.invoicing.dispatcher import DeliveryDispatcher
+from core.invoicing.schedule import InvoiceScheduler
 from core.messaging.dispatcher import SmsDispatcher
 from core.payments.service import Payments
 from core.payments.worker import PaymentWorker
-from core.ports import CardVault, PaymentProvider, SmsSender
+from core.ports import CardVault, MailSender, PaymentProvider, SmsSender
 from core.uow import WriteBatcher
 from core.users.auth import AuthService
 from notifications.console import ConsoleSmsSender
@@ -83,6 +85,21 @@ def sms_sender(settings: Settings) -> SmsSender:
     return ConsoleSmsSender()
 
 
+def invoice_delivery(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    mail: MailSender | None = None,
+) -> tuple[DeliveryDispatcher, InvoiceScheduler]:
+    """Invoices that reach people: the delivery outbox's dispatcher (with the receipt and
+    consent chores) and the invoice schedule."""
+    from delivery.setup import channels, consent_chore, receipt_chore
+
+    deliveries = DeliveryDispatcher(settings, sessions, channels(settings, mail=mail))
+    deliveries.chores += [receipt_chore(sessions), consent_chore(settings, sessions)]
+    scheduler = InvoiceScheduler(settings, sessions, on_queued=deliveries.kick)
+    return deliveries, scheduler
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -95,6 +112,8 @@ class Runtime:
     notifier: SmsNotifier
     payments: Payments
     payment_worker: PaymentWorker
+    deliveries: DeliveryDispatcher
+    invoice_scheduler: InvoiceScheduler
     routers: list[APIRouter] = field(default_factory=list)
 
     @classmethod
@@ -104,6 +123,7 @@ class Runtime:
         *,
         sms: SmsSender | None = None,
         engine: AsyncEngine | None = None,
+        mail: MailSender | None = None,
     ) -> Runtime:
         engine = engine or create_engine(settings.database_url)
         events = InProcessEventBus()
@@ -118,6 +138,7 @@ class Runtime:
         dispatcher = SmsDispatcher(sessions, sms)
         notifier = SmsNotifier(settings, sessions, events, dispatcher.kick)
         worker = PaymentWorker(payments, events, dispatcher.kick)
+        deliveries, scheduler = invoice_delivery(settings, sessions, mail)
         routers = [
             sms_router(InboundSmsServices(settings, sessions, commands, payments)),
             webhook_router(payments, worker.kick),
@@ -134,6 +155,8 @@ class Runtime:
             notifier,
             payments,
             worker,
+            deliveries,
+            scheduler,
             routers,
         )
 
@@ -155,6 +178,8 @@ class Runtime:
         await self.notifier.start()
         await self.dispatcher.start()
         await self.payment_worker.start()
+        await self.deliveries.start()
+        await self.invoice_scheduler.start()
         await self.gateway.start(port=ocpp_port)
 
     async def stop(self) -> None:
@@ -162,5 +187,7 @@ class Runtime:
         await self.gateway_ctx.batcher.stop()
         await self.notifier.stop()
         await self.payment_worker.stop()
+        await self.invoice_scheduler.stop()
+        await self.deliveries.stop()
         await self.dispatcher.stop()
         await self.engine.dispose()

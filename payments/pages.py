@@ -14,6 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from core import l10n
+from core.billing.errors import BillingError
+from core.invoicing import documents
 from core.messaging.templates import kroner, kwh
 from core.operator import Operator
 from core.payments import guest, invoices
@@ -32,6 +34,10 @@ FORM: dict[int | str, dict[str, Any]] = {
     303: {"description": "on to the payment page or back to the page"},
     404: {"description": "unknown charger or link", **_HTML},
     409: {"description": "cannot be done now (busy, offline, paid)", **_HTML},
+}
+PDF: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/pdf": {}}},
+    404: {"description": "unknown or wrong link"},
 }
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 Lang = Annotated[str | None, Query(alias="lang", pattern="^(nb|en)$")]
@@ -344,7 +350,44 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
             vat=kroner(r.vat_ore, lang),
             total=kroner(r.total_ore, lang),
             paid=kroner(r.paid_ore, lang),
+            token=t,
         )
+
+    # ------------------------------------------------------------- PDFs
+
+    @router.get("/receipts/{session_id}/pdf", response_class=Response, responses=PDF)
+    async def receipt_pdf(session_id: int, t: str = "") -> Response:
+        """The receipt as a PDF (the link on the receipt page and in e-mails)."""
+        if not token_ok(ctx.settings, session_id, t):
+            return Response("unknown link", status_code=404)
+        async with ctx.sessions() as session:
+            doc = await documents.receipt_doc(session, session_id)
+        if doc is None:
+            return Response("unknown link", status_code=404)
+        return _pdf(documents.receipt_pdf(doc), f"kvittering-{session_id}.pdf")
+
+    @router.get("/invoice/{token}/pdf", response_class=Response, responses=PDF)
+    async def invoice_link_pdf(token: str) -> Response:
+        """The invoice behind a pay link (SMS reminder, e-mail) as a PDF."""
+        v = await invoices.view(ctx, token)
+        if v is None:
+            return Response("unknown link", status_code=404)
+        async with ctx.sessions() as session:
+            detail, pdf = await documents.invoice_pdf_bytes(session, v.invoice_id)
+        return _pdf(pdf, f"{documents.invoice_name(detail)}.pdf")
+
+    @router.get("/invoices/{invoice_id}/pdf", response_class=Response, responses=PDF)
+    async def invoice_pdf(invoice_id: int, t: str = "") -> Response:
+        """An invoice as a PDF by its signed link (the app's invoice list)."""
+        expected = documents.invoice_pdf_token(ctx.settings, invoice_id)
+        if not documents.token_ok(expected, t):
+            return Response("unknown link", status_code=404)
+        async with ctx.sessions() as session:
+            try:
+                detail, pdf = await documents.invoice_pdf_bytes(session, invoice_id)
+            except BillingError:
+                return Response("unknown link", status_code=404)
+        return _pdf(pdf, f"{documents.invoice_name(detail)}.pdf")
 
     # ------------------------------------------------------------- sandbox provider
 
@@ -378,6 +421,14 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
             return RedirectResponse(payment.return_url, status_code=303)
 
     return router
+
+
+def _pdf(data: bytes, filename: str) -> Response:
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )
 
 
 def qr_response(base_url: str, code: str, fmt: str) -> Response:

@@ -96,9 +96,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
+def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=db_url,
+        delivery_dir=str(tmp_path / "delivery"),  # invoice files stay out of the work tree
         ocpp_host="127.0.0.1",
         ocpp_port=0,
         ocpp_heartbeat_interval=300,

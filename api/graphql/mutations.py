@@ -242,7 +242,10 @@ class Mutation:
             )
         except account.AccountError as error:
             return _problem(error.kind, str(error), error.field)  # type: ignore[return-value]
-        return r.InvoiceSettingsUpdated(invoice_settings=InvoiceSettings.of(user))
+        from core.invoicing.channels import delivery_decision
+
+        decision = await delivery_decision(info.context.session, user.id)
+        return r.InvoiceSettingsUpdated(invoice_settings=InvoiceSettings.of(user, decision))
 
     @strawberry.mutation(permission_classes=[IsSignedIn])
     async def register_rfid_tag(

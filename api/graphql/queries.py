@@ -38,6 +38,8 @@ from core.chargers.search import (
     decode_cursor,
     encode_cursor,
 )
+from core.invoicing.channels import delivery_decision
+from core.invoicing.documents import invoice_pdf_url
 from core.models import Charger as ChargerRow
 from core.models import ChargingSession
 from core.payments.receipts import receipt_url
@@ -194,8 +196,10 @@ class Query(RoutePlanQuery):
     async def invoices(self, info: Info[Context, None]) -> list[InvoiceType]:
         user = await signed_in(info)
         rows = await list_invoices(info.context.session, user.id)
-        return [InvoiceType.of(inv) for inv in rows]
+        settings = info.context.services.settings
+        return [InvoiceType.of(inv, invoice_pdf_url(settings, inv.id)) for inv in rows]
 
     @strawberry.field(permission_classes=[IsSignedIn])
     async def invoice_settings(self, info: Info[Context, None]) -> InvoiceSettings:
-        return InvoiceSettings.of(await signed_in(info))
+        user = await signed_in(info)
+        return InvoiceSettings.of(user, await delivery_decision(info.context.session, user.id))

@@ -10,6 +10,7 @@ import strawberry
 from core import l10n
 from core.billing.schemas import InvoiceSummary
 from core.chargers.search import ChargerHit, ConnectorHit, usable
+from core.invoicing.channels import ChannelDecision
 from core.models import ChargingSession, IdToken, PaymentMethod, User, Vehicle
 from core.timeutil import utcnow
 
@@ -315,13 +316,21 @@ class InvoiceSettings:
     invoice_billing: bool = strawberry.field(
         description="Billed monthly by invoice instead of paying per session."
     )
+    delivered_by: str = strawberry.field(
+        default="",
+        description="The channel invoices actually go by: email | efaktura | ehf | paper "
+        "(the chosen one, or a fallback when it cannot be used).",
+    )
+    delivery_reason: str = strawberry.field(default="", description="Why, in words.")
 
     @classmethod
-    def of(cls, user: User) -> InvoiceSettings:
+    def of(cls, user: User, decision: ChannelDecision | None = None) -> InvoiceSettings:
         return cls(
             receipt_by_email=user.receipt_by_email,
             invoice_channel=user.invoice_channel,
             invoice_billing=user.invoice_billing,
+            delivered_by=decision.channel if decision else user.invoice_channel,
+            delivery_reason=decision.reason if decision else "",
         )
 
 
@@ -370,9 +379,12 @@ class InvoiceType:
     vat: Money
     amount_due: Money
     paid_at: datetime | None
+    pdf_url: str | None = strawberry.field(
+        default=None, description="The invoice as a PDF (a signed link, no sign-in needed)."
+    )
 
     @classmethod
-    def of(cls, inv: InvoiceSummary) -> InvoiceType:
+    def of(cls, inv: InvoiceSummary, pdf_url: str | None = None) -> InvoiceType:
         return cls(
             id=strawberry.ID(str(inv.id)),
             number=inv.number,
@@ -385,4 +397,5 @@ class InvoiceType:
             vat=Money(amount_ore=inv.vat_ore),
             amount_due=Money(amount_ore=inv.amount_due_ore),
             paid_at=inv.paid_at,
+            pdf_url=pdf_url,
         )

@@ -61,10 +61,14 @@ class InvoiceSummary:
     paid_at: datetime | None
     buyer_name: str
     currency: str = "NOK"
+    fees_ore: int = 0  # reminder fees (purregebyr), no VAT
+    reminders_sent: int = 0
 
     @property
     def amount_due_ore(self) -> int:
-        return max(self.total_ore - self.credited_ore, 0) if self.status in _DUE else 0
+        if self.status not in _DUE:
+            return 0
+        return max(self.total_ore + self.fees_ore - self.credited_ore, 0)
 
 
 _DUE = ("open", "overdue")

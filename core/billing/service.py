@@ -17,6 +17,7 @@ allocated inside the transaction that issues the document.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -101,6 +102,8 @@ def summary_of(inv: Invoice) -> InvoiceSummary:
         paid_at=inv.paid_at,
         buyer_name=str(inv.buyer.get("name") or ""),
         currency=inv.currency,
+        fees_ore=inv.fees_ore or 0,
+        reminders_sent=inv.reminders_sent or 0,
     )
 
 
@@ -217,8 +220,11 @@ async def run_invoices(
     due_days: int | None = None,
     issue_date: date | None = None,
     settings: BillingSettings | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> InvoiceRunResult:
-    """Invoice a month's sessions for every invoice customer (safe to run again)."""
+    """Invoice a month's sessions for every invoice customer (safe to run again).
+
+    `progress(done, total)` is called as each customer is done (for progress bars)."""
     settings = settings or get_billing_settings()
     try:
         start, end = period_bounds(period)
@@ -262,7 +268,11 @@ async def run_invoices(
     }
     invoices: list[InvoiceSummary] = []
     invoiced = 0
-    for user_id, rows in billable.items():
+    if progress is not None:
+        progress(0, len(billable))
+    for done, (user_id, rows) in enumerate(billable.items(), start=1):
+        if progress is not None and done > 1:
+            progress(done - 1, len(billable))
         if sum(cs.cost_ore or 0 for cs in rows) <= 0:
             continue  # free charging only: nothing to invoice
         number = await next_number(session)
@@ -313,6 +323,8 @@ async def run_invoices(
             invoiced += 1
         await session.flush()
         invoices.append(summary_of(inv))
+    if progress is not None and billable:
+        progress(len(billable), len(billable))
     return InvoiceRunResult(period, invoices, invoiced, repriced, unpriced, overdue)
 
 
@@ -358,6 +370,10 @@ async def mark_paid(
         inv.status = InvoiceStatus.PAID.value
         inv.paid_at = paid_at or utcnow()
         await session.flush()
+    # A reminder held for the night (or queued a moment ago) must not go out now.
+    from core.invoicing.dunning import stop_reminders
+
+    await stop_reminders(session, inv.id)
     return summary_of(inv)
 
 

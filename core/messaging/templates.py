@@ -129,10 +129,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Receipt from {name}: {code}, {kwh} kWh, {cost} incl. VAT. {receipt}",
     },
     "invoice_reminder": {
-        "nb": "Påminnelse fra {name}: faktura {invoice} på {amount} forfalt {due}. "
+        "nb": "Påminnelse fra {name}: faktura {invoice} på {amount}{fee} forfalt {due}. "
         "Betal her: {link}",
-        "en": "Reminder from {name}: invoice {invoice} of {amount} was due {due}. Pay here: {link}",
+        "en": "Reminder from {name}: invoice {invoice} of {amount}{fee} was due {due}. "
+        "Pay here: {link}",
     },
+    "reminder_fee": {"nb": " (inkl. purregebyr {fee})", "en": " (incl. reminder fee {fee})"},
 }
 
 # GSM 03.38: the default alphabet and (counted twice) its extension table.

@@ -177,6 +177,11 @@ class Invoice(Base):
     total_ore: Mapped[int] = mapped_column(BigInteger)
     credited_ore: Mapped[int] = mapped_column(BigInteger, default=0)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Dunning: reminder fees added (no VAT), reminders sent, handed to a debt collector.
+    fees_ore: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    collection_exported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Snapshots: an issued invoice never changes when a profile or the seller does.
     buyer: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     seller: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

@@ -11,18 +11,14 @@ import contextlib
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import l10n
 from core.billing.periods import local_today
 from core.db import transaction
-from core.messaging import outbox
-from core.messaging.templates import kroner, render
 from core.models import Invoice, InvoicePayLink, InvoiceStatus, Payment, User
-from core.operator import Operator
 from core.payments import ledger
 from core.payments.jobs import refresh
 from core.payments.service import Payments, call_provider
@@ -87,7 +83,7 @@ async def view(ctx: Payments, token: str) -> InvoiceView | None:
         invoice = await session.get_one(Invoice, link.invoice_id)
         user = await session.get_one(User, invoice.user_id)
         payment = await session.get(Payment, link.payment_id) if link.payment_id else None
-        to_pay = max(invoice.total_ore - invoice.credited_ore, 0)
+        to_pay = max(invoice.total_ore + invoice.fees_ore - invoice.credited_ore, 0)
         return InvoiceView(
             invoice_id=invoice.id,
             number=invoice.number,
@@ -141,7 +137,7 @@ async def pay(ctx: Payments, token: str, method: str) -> str:
                 return under_way.redirect_url  # continue the payment already under way
             if under_way.status != PaymentState.PENDING.value:
                 raise InvoiceLinkError("this invoice is being paid")
-        amount = max(invoice.total_ore - invoice.credited_ore, 0)
+        amount = max(invoice.total_ore + invoice.fees_ore - invoice.credited_ore, 0)
         if amount == 0:
             raise InvoiceLinkError("nothing to pay")
         user = await session.get_one(User, invoice.user_id)
@@ -203,56 +199,21 @@ async def settle(ctx: Payments, token: str) -> InvoiceView | None:
 # --------------------------------------------------------------------------- reminders
 
 
-async def send_reminders(ctx: Payments, today: date | None = None) -> int:
-    """SMS a pay link for every invoice unpaid N days after its due date, once per step.
+async def send_reminders(
+    ctx: Payments, today: date | None = None, now: datetime | None = None
+) -> int:
+    """SMS a pay link for every invoice unpaid N days after its due date, once per step
+    (core.invoicing.dunning has the rules: days, quiet hours, fees).
 
-    Safe to run as often as you like: each (invoice, step) is one outbox message (dedup
-    key), and the outbox holds them through quiet hours.
+    Safe to run as often as you like: each (invoice, step) is one outbox message.
     """
-    today = today or local_today()
-    steps = sorted(set(ctx.settings.reminder_days))
-    if not steps:
-        return 0
-    queued = 0
-    operator = Operator.from_settings(ctx.settings)
+    from core.invoicing.dunning import queue_reminders
+
+    base = ctx.settings.public_base_url.rstrip("/")
+    ttl = ctx.settings.invoice_link_ttl_days
+
+    async def link(session: AsyncSession, invoice_id: int, step: int) -> str:
+        return f"{base}/invoice/{await create_link(session, invoice_id, ttl, step)}"
+
     async with transaction(ctx.sessions) as session:
-        rows = (
-            await session.execute(
-                select(Invoice, User)
-                .join(User, User.id == Invoice.user_id)
-                .where(
-                    Invoice.status.in_(UNPAID), Invoice.due_date <= today - timedelta(days=steps[0])
-                )
-            )
-        ).all()
-        for invoice, user in rows:
-            overdue_days = (today - invoice.due_date).days
-            step = max(s for s in steps if s <= overdue_days)
-            key = f"invoice:{invoice.id}:reminder:{step}"
-            if await _already_queued(session, key):
-                continue
-            token = await create_link(session, invoice.id, ctx.settings.invoice_link_ttl_days, step)
-            link = f"{ctx.settings.public_base_url.rstrip('/')}/invoice/{token}"
-            amount = kroner(max(invoice.total_ore - invoice.credited_ore, 0), user.language)
-            body = render(
-                "invoice_reminder",
-                user.language,
-                operator,
-                invoice=invoice.number,
-                amount=amount,
-                due=l10n.day(invoice.due_date, user.language),
-                link=link,
-            )
-            if await outbox.queue_sms(
-                session, to=user.phone, kind="payment_reminder", body=body, dedup_key=key
-            ):
-                queued += 1
-    return queued
-
-
-async def _already_queued(session: AsyncSession, key: str) -> bool:
-    from core.models import SmsMessage
-
-    return (
-        await session.execute(select(SmsMessage.id).where(SmsMessage.dedup_key == key))
-    ).first() is not None
+        return await queue_reminders(session, ctx.settings, link, today or local_today(), now)

@@ -219,6 +219,12 @@ async def test_profile_vehicles_and_invoice_settings(client, runtime):
         "receiptByEmail": True,
         "invoiceChannel": "efaktura",
     }
+    # Without eFaktura consent from the bank, invoices go by e-mail, and the app says so.
+    delivered = await gql(client, "{ invoiceSettings { deliveredBy deliveryReason } }", token=t)
+    assert delivered["data"]["invoiceSettings"] == {
+        "deliveredBy": "email",
+        "deliveryReason": "no eFaktura consent from the bank; by e-mail",
+    }
     add = await gql(
         client,
         """mutation { addVehicle(vehicle: {make: "Tesla", model: "Model Y",

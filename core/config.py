@@ -91,10 +91,26 @@ class Settings(BaseSettings):
     # Days after the due date on which an unpaid invoice gets an SMS reminder.
     reminder_days: list[int] = Field(default_factory=lambda: [5, 12])
 
-    # Bearer token for the operator REST API; empty disables it.
-    operator_token: str = ""
-
     environment: str = "development"
+
+    # ---- Organisations, staff sign-in and the operator API (/api/v1) ----
+    # The operator API takes API keys (`ladeflyt apikey create`); LADEFLYT_OPERATOR_TOKEN is
+    # gone. Staff browser sessions: an HttpOnly cookie, ending after `staff_session_ttl_s`
+    # or `staff_session_idle_s` without use, whichever comes first.
+    staff_session_ttl_s: int = Field(default=12 * 3600, ge=300)
+    staff_session_idle_s: int = Field(default=3600, ge=60)
+    staff_cookie_name: str = "ladeflyt_staff"
+    staff_csrf_cookie_name: str = "ladeflyt_csrf"
+    # Wrong second-factor codes allowed per sign-in before it must start again.
+    staff_totp_max_attempts: int = Field(default=5, ge=1)
+    # Staff who sign in by e-mail get their code by: console (printed) | smtp.
+    staff_email_provider: str = "console"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_starttls: bool = True
 
 
 @lru_cache(maxsize=1)

@@ -28,6 +28,18 @@ from core.models.infrastructure import (
     Site,
 )
 from core.models.messaging import InboundSms, SmsMessage, SmsOptOut, SmsStatus
+from core.models.orgs import (
+    ApiKey,
+    AuditEntry,
+    CustomerGroup,
+    Membership,
+    Organisation,
+    Role,
+    StaffLoginCode,
+    StaffMember,
+    StaffRole,
+    StaffSession,
+)
 from core.models.payments import (
     GuestCheckout,
     InvoicePayLink,
@@ -38,6 +50,8 @@ from core.models.payments import (
 from core.models.users import IdToken, IdTokenKind, IdTokenStatus, PaymentMethod, User, Vehicle
 
 __all__ = [
+    "ApiKey",
+    "AuditEntry",
     "BillingProfile",
     "Charger",
     "ChargerEvent",
@@ -48,6 +62,7 @@ __all__ = [
     "ConnectorStatus",
     "CreditNote",
     "CreditNoteLine",
+    "CustomerGroup",
     "DocumentCounter",
     "ElectricityBill",
     "ElectricityBillShare",
@@ -61,18 +76,25 @@ __all__ = [
     "InvoicePayLink",
     "InvoiceStatus",
     "LoginCode",
+    "Membership",
     "MeterSample",
+    "Organisation",
     "Payment",
     "PaymentMethod",
     "PaymentOperation",
     "RefreshToken",
     "RegistrationStatus",
+    "Role",
     "SessionStatus",
     "Site",
     "SmsMessage",
     "SmsOptOut",
     "SmsStatus",
     "SpotPrice",
+    "StaffLoginCode",
+    "StaffMember",
+    "StaffRole",
+    "StaffSession",
     "Tariff",
     "TariffAssignment",
     "TariffComponent",

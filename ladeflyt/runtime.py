@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, FastAPI
@@ -16,12 +17,15 @@ from core.chargers.service import mark_all_offline
 from core.config import Settings
 from core.db import create_engine, is_sqlite, session_factory, transaction
 from core.messaging.dispatcher import SmsDispatcher
+from core.orgs.ports import EmailSender
+from core.orgs.staff_auth import StaffAuth
 from core.payments.service import Payments
 from core.payments.worker import PaymentWorker
 from core.ports import CardVault, PaymentProvider, SmsSender
 from core.uow import WriteBatcher
 from core.users.auth import AuthService
 from notifications.console import ConsoleSmsSender
+from notifications.email import ConsoleEmailSender, SmtpEmailSender
 from notifications.inbound import InboundSmsServices
 from notifications.listener import SmsNotifier
 from notifications.routes import sms_router
@@ -83,6 +87,21 @@ def sms_sender(settings: Settings) -> SmsSender:
     return ConsoleSmsSender()
 
 
+def email_sender(settings: Settings) -> EmailSender:
+    if settings.staff_email_provider == "smtp":
+        return SmtpEmailSender(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_from,
+            settings.smtp_username,
+            settings.smtp_password,
+            settings.smtp_starttls,
+        )
+    if settings.staff_email_provider != "console":
+        raise ValueError(f"unknown LADEFLYT_STAFF_EMAIL_PROVIDER {settings.staff_email_provider!r}")
+    return ConsoleEmailSender()
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -96,6 +115,7 @@ class Runtime:
     payments: Payments
     payment_worker: PaymentWorker
     routers: list[APIRouter] = field(default_factory=list)
+    staff_auth: StaffAuth | None = None
 
     @classmethod
     def build(
@@ -104,7 +124,13 @@ class Runtime:
         *,
         sms: SmsSender | None = None,
         engine: AsyncEngine | None = None,
+        email: EmailSender | None = None,
     ) -> Runtime:
+        if os.environ.get("LADEFLYT_OPERATOR_TOKEN"):
+            log.warning(
+                "LADEFLYT_OPERATOR_TOKEN is no longer used: the operator API is /api/v1 with "
+                "API keys (`ladeflyt apikey create --role operator_admin`)"
+            )
         engine = engine or create_engine(settings.database_url)
         events = InProcessEventBus()
         commands = InProcessCommandBus(default_timeout=settings.ocpp_command_timeout)
@@ -135,12 +161,13 @@ class Runtime:
             payments,
             worker,
             routers,
+            StaffAuth(settings, sms, email or email_sender(settings)),
         )
 
     def http_app(self) -> FastAPI:
         ctx = self.gateway_ctx
         return create_app(
-            Services(self.settings, ctx.sessions, ctx.commands),
+            Services(self.settings, ctx.sessions, ctx.commands, self.staff_auth),
             DriverServices(
                 self.settings, ctx.sessions, ctx.commands, ctx.events, self.auth, self.payments
             ),

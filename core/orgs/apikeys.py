@@ -98,8 +98,9 @@ async def find_key(session: AsyncSession, actor: Actor, ref: str) -> ApiKey:
     return rows[0]
 
 
-async def authenticate(session: AsyncSession, presented: str, ip: str = "") -> Actor:
-    """The actor a bearer key stands for; Unauthenticated for anything else."""
+async def authenticate(session: AsyncSession, presented: str, ip: str = "") -> tuple[Actor, bool]:
+    """The actor a bearer key stands for, and whether its last use should be recorded
+    (`touch`); Unauthenticated for anything else."""
     parts = presented.split("_")
     if len(parts) != 3 or parts[0] != "lf" or not parts[1] or not parts[2]:
         raise Unauthenticated("not an API key")
@@ -111,7 +112,12 @@ async def authenticate(session: AsyncSession, presented: str, ip: str = "") -> A
     if key.revoked_at is not None:
         raise Unauthenticated("this API key has been revoked")
     now = utcnow()
-    if key.last_used_at is None or now - key.last_used_at >= TOUCH_EVERY:
-        await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+    stale = key.last_used_at is None or now - key.last_used_at >= TOUCH_EVERY
     label = f"api key {key.prefix}" + (f" ({key.name})" if key.name else "")
-    return Actor("api_key", key.id, label, (Grant(Role(key.role), key.organisation_id),), ip)
+    grants = (Grant(Role(key.role), key.organisation_id),)
+    return Actor("api_key", key.id, label, grants, ip), stale
+
+
+async def touch(session: AsyncSession, key_id: int) -> None:
+    """Record a key's use (in a transaction of its own: a failed request used it too)."""
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow()))

@@ -24,7 +24,6 @@ def api_schema(sqlite_template, tmp_path):
     shutil.copy(sqlite_template, path)
     cfg = Settings(
         database_url=f"sqlite+aiosqlite:///{path}",
-        operator_token="tok",
         twilio_auth_token="twilio-token",
         secret_file=str(tmp_path / "secret"),
     )

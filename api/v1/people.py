@@ -61,6 +61,7 @@ async def list_memberships(
         await repo.get_site(db, caller, site_id)
         query = query.where(Membership.site_id == site_id)
     if driver_id is not None:
+        await repo.get_driver(db, caller, driver_id)
         query = query.where(Membership.user_id == driver_id)
     if group is not None:
         query = query.where(Membership.group == normalize_group(group))

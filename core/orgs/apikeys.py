@@ -101,7 +101,7 @@ async def find_key(session: AsyncSession, actor: Actor, ref: str) -> ApiKey:
 async def authenticate(session: AsyncSession, presented: str, ip: str = "") -> tuple[Actor, bool]:
     """The actor a bearer key stands for, and whether its last use should be recorded
     (`touch`); Unauthenticated for anything else."""
-    parts = presented.split("_")
+    parts = presented.split("_", 2)
     if len(parts) != 3 or parts[0] != "lf" or not parts[1] or not parts[2]:
         raise Unauthenticated("not an API key")
     key = (

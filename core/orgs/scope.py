@@ -103,7 +103,8 @@ class Actor:
         Objects they may not even read are NotFound, not Forbidden."""
         if self.can(access, organisation_id):
             return
-        if not self.can(Access.READ, organisation_id):
+        # None: the operator's own work (creating organisations, operator keys...).
+        if organisation_id is not None and not self.can(Access.READ, organisation_id):
             raise NotFound(f"no {what}")
         raise Forbidden(f"your role does not allow this ({access.value})")
 

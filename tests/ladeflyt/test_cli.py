@@ -45,7 +45,7 @@ async def test_register_charger_user_token_then_charge_and_list_sessions_as_json
         "--password",
         "sixteen-bytes-long!",
     )
-    ladeflyt(db_url, "user", "add", "912 34 567", "--name", "Kari", "--group", "member")
+    ladeflyt(db_url, "user", "add", "912 34 567", "--name", "Kari")
     ladeflyt(db_url, "token", "add", "04aabbcc", "--user", "+4791234567")
 
     stop_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)

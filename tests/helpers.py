@@ -206,9 +206,13 @@ def boot16() -> Any:
 
 
 async def owned_site(session: AsyncSession, site_name: str) -> Organisation:
-    """The organisation (named like the site) that owns a site; both made if missing."""
+    """The organisation that owns a site; if none does, one named like the site (both are
+    made if missing)."""
     from sqlalchemy import select
 
+    site = (await session.execute(select(Site).where(Site.name == site_name))).scalar_one_or_none()
+    if site is not None and site.organisation_id is not None:
+        return await session.get_one(Organisation, site.organisation_id)
     org = (
         await session.execute(select(Organisation).where(Organisation.name == site_name))
     ).scalar_one_or_none()
@@ -216,7 +220,6 @@ async def owned_site(session: AsyncSession, site_name: str) -> Organisation:
         org = Organisation(name=site_name)
         session.add(org)
         await session.flush()
-    site = (await session.execute(select(Site).where(Site.name == site_name))).scalar_one_or_none()
     if site is None:
         site = Site(name=site_name)
         session.add(site)

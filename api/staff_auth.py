@@ -17,11 +17,12 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Services, db_session, services
-from api.problems import problem_responses
+from api.problems import problem, problem_responses
 from core.config import Settings
 from core.orgs.errors import NotFound, Unauthenticated
 from core.orgs.schemas import GrantOut
@@ -163,6 +164,10 @@ class StaffMeOut(BaseModel):
     csrf_token: str
 
 
+def _refused(error: Unauthenticated, request: Request) -> JSONResponse:
+    return problem(401, error.message, instance=request.url.path, kind="unauthorized")
+
+
 def staff_router() -> APIRouter:
     router = APIRouter(
         prefix="/api/v1/auth",
@@ -180,27 +185,34 @@ def staff_router() -> APIRouter:
     @router.post("/verify", response_model=SignInOut)
     async def verify(
         body: VerifyIn, request: Request, response: Response, db: Db, auth: Auth
-    ) -> SignInOut:
+    ) -> SignInOut | JSONResponse:
         """Check the code; sets the session cookie. Operator roles continue with `/totp`."""
-        step = await auth.verify_code(
-            db,
-            body.identity,
-            body.code,
-            client_ip(request),
-            request.headers.get("user-agent", ""),
-        )
+        try:
+            step = await auth.verify_code(
+                db,
+                body.identity,
+                body.code,
+                client_ip(request),
+                request.headers.get("user-agent", ""),
+            )
+        except Unauthenticated as error:
+            # Answered, not raised: the failed attempt must be committed to count.
+            return _refused(error, request)
         set_session_cookie(response, auth.settings, step.token, step.csrf_token, step.stage)
         return SignInOut(stage=step.stage, csrf_token=step.csrf_token, totp_uri=step.totp_uri)
 
     @router.post("/totp", response_model=SignInOut)
     async def second_factor(
         body: TotpIn, request: Request, response: Response, db: Db, auth: Auth
-    ) -> SignInOut:
+    ) -> SignInOut | JSONResponse:
         """The authenticator code (the second factor); replaces the cookie when signed in."""
         token = session_token(request, auth.settings)
         if not token:
             raise Unauthenticated("start with /api/v1/auth/verify")
-        step = await auth.verify_totp(db, token, body.code)
+        try:
+            step = await auth.verify_totp(db, token, body.code)
+        except Unauthenticated as error:
+            return _refused(error, request)
         set_session_cookie(response, auth.settings, step.token, step.csrf_token, step.stage)
         return SignInOut(stage=step.stage, csrf_token=step.csrf_token)
 

@@ -115,14 +115,20 @@ def cmd_org_list(args: argparse.Namespace, settings: Settings) -> None:
         print(
             json.dumps(
                 [
-                    {"id": o.id, "name": o.name, "org_number": o.org_number, "kind": o.kind,
-                     "sites": s, "members": m}
+                    {
+                        "id": o.id,
+                        "name": o.name,
+                        "org_number": o.org_number,
+                        "kind": o.kind,
+                        "sites": s,
+                        "members": m,
+                    }
                     for o, s, m in rows
                 ],
                 indent=2,
                 ensure_ascii=False,
             )
-        )  # fmt: skip
+        )
         return
     if not rows:
         print("no organisations")
@@ -259,16 +265,22 @@ def cmd_member_list(args: argparse.Namespace, settings: Settings) -> None:
         print(
             json.dumps(
                 [
-                    {"id": m.id, "phone": u.phone, "name": u.name, "group": m.group, "site": s,
-                     "valid_from": m.valid_from.isoformat() if m.valid_from else None,
-                     "valid_to": m.valid_to.isoformat() if m.valid_to else None,
-                     "reference": m.reference}
+                    {
+                        "id": m.id,
+                        "phone": u.phone,
+                        "name": u.name,
+                        "group": m.group,
+                        "site": s,
+                        "valid_from": m.valid_from.isoformat() if m.valid_from else None,
+                        "valid_to": m.valid_to.isoformat() if m.valid_to else None,
+                        "reference": m.reference,
+                    }
                     for m, u, s in rows
                 ],
                 indent=2,
                 ensure_ascii=False,
             )
-        )  # fmt: skip
+        )
         return
     if not rows:
         print("no members")

@@ -124,9 +124,12 @@ async def seed(session: AsyncSession) -> bool:
     for site in SITES:
         if site.owner is not None and site.owner.name not in owners:
             org = Organisation(
-                name=site.owner.name, org_number=site.owner.org_number, kind=site.owner.kind,
-                street=site.address, city=site.city,
-            )  # fmt: skip
+                name=site.owner.name,
+                org_number=site.owner.org_number,
+                kind=site.owner.kind,
+                street=site.address,
+                city=site.city,
+            )
             session.add(org)
             await session.flush()
             owners[site.owner.name] = org

@@ -57,15 +57,34 @@ def _get(settings: Settings, path: str, key: str) -> httpx.Response:
 
 def test_an_organisation_its_site_charger_members_staff_and_key(ladeflyt, settings, tmp_path):
     settings.secret_file = str(tmp_path / "secret")
-    assert "MOD11" in ladeflyt("org", "add", "Klokkarstua borettslag", "--org-number",
-                               "987654321", code=2)  # fmt: skip
-    out = ladeflyt("org", "add", "Klokkarstua borettslag", "--org-number", "987 654 325",
-                   "--kind", "borettslag")  # fmt: skip
+    assert "MOD11" in ladeflyt(
+        "org", "add", "Klokkarstua borettslag", "--org-number", "987654321", code=2
+    )
+    out = ladeflyt(
+        "org",
+        "add",
+        "Klokkarstua borettslag",
+        "--org-number",
+        "987 654 325",
+        "--kind",
+        "borettslag",
+    )
     assert "organisation 1 Klokkarstua borettslag (org. nr. 987654325) added" in out
     assert "exists already" in ladeflyt("org", "add", "Klokkarstua borettslag", code=2)
     ladeflyt("org", "add", "Tofte sameie")
-    out = ladeflyt("site", "add", "Klokkarstua", "--org", "Klokkarstua borettslag",
-                   "--lat", "59.6525", "--lon", "10.4338", "--address", "Klokkarstuveien 2")  # fmt: skip
+    out = ladeflyt(
+        "site",
+        "add",
+        "Klokkarstua",
+        "--org",
+        "Klokkarstua borettslag",
+        "--lat",
+        "59.6525",
+        "--lon",
+        "10.4338",
+        "--address",
+        "Klokkarstuveien 2",
+    )
     assert "site 1 Klokkarstua added to Klokkarstua borettslag" in out
     assert "no organisation 'Nowhere'" in ladeflyt("site", "add", "X", "--org", "Nowhere", code=2)
     ladeflyt("charger", "add", "KLOKK-1", "--site", "Klokkarstua", "--connectors", "2")
@@ -74,11 +93,23 @@ def test_an_organisation_its_site_charger_members_staff_and_key(ladeflyt, settin
     assert [(c.charge_point_id, c.site_id) for c in chargers] == [("KLOKK-1", sites[0].id)]
     assert [(s.name, s.organisation_id) for s in sites] == [("Klokkarstua", 1)]
 
-    out = ladeflyt("member", "add", "912 34 567", "--org", "Klokkarstua borettslag",
-                   "--group", "member", "--ref", "H0101", "--from", "2026-01-01")  # fmt: skip
+    out = ladeflyt(
+        "member",
+        "add",
+        "912 34 567",
+        "--org",
+        "Klokkarstua borettslag",
+        "--group",
+        "member",
+        "--ref",
+        "H0101",
+        "--from",
+        "2026-01-01",
+    )
     assert "+4791234567 is member of Klokkarstua borettslag" in out
-    assert "unknown group 'vip'" in ladeflyt("member", "add", "91234567", "--org", "1",
-                                             "--group", "vip", code=2)  # fmt: skip
+    assert "unknown group 'vip'" in ladeflyt(
+        "member", "add", "91234567", "--org", "1", "--group", "vip", code=2
+    )
     csv = tmp_path / "members.csv"
     csv.write_text(
         "phone;group;site;from;to;reference;name\n"
@@ -108,8 +139,7 @@ def test_an_organisation_its_site_charger_members_staff_and_key(ladeflyt, settin
     listed = ladeflyt("member", "list", "--org", "Klokkarstua borettslag")
     assert "+4792000001" not in listed and "+4792000002" in listed
     assert "+4792000001" in ladeflyt("member", "list", "--org", "1", "--all")
-    assert "no current membership" in ladeflyt("member", "remove", "92000001", "--org", "1",
-                                               code=2)  # fmt: skip
+    assert "no current membership" in ladeflyt("member", "remove", "92000001", "--org", "1", code=2)
 
     out = ladeflyt("staff", "add", "drift@ladeflyt.no", "--role", "operator_admin")
     assert "drift@ladeflyt.no is operator_admin" in out and "otpauth://totp/" in out
@@ -117,12 +147,21 @@ def test_an_organisation_its_site_charger_members_staff_and_key(ladeflyt, settin
         "staff", "add", "98765432", "--role", "org_admin", "--org", "Klokkarstua borettslag"
     )
     assert "+4798765432 is org_admin in organisation 1" in out and "otpauth" not in out
-    assert "is a role in an organisation" in ladeflyt("staff", "add", "x@y.no", "--role",
-                                                      "org_viewer", code=2)  # fmt: skip
+    assert "is a role in an organisation" in ladeflyt(
+        "staff", "add", "x@y.no", "--role", "org_viewer", code=2
+    )
     assert "+4798765432" in ladeflyt("staff", "list")
 
-    key = ladeflyt("apikey", "create", "--role", "org_admin", "--org", "Klokkarstua borettslag",
-                   "--name", "styret").strip()  # fmt: skip
+    key = ladeflyt(
+        "apikey",
+        "create",
+        "--role",
+        "org_admin",
+        "--org",
+        "Klokkarstua borettslag",
+        "--name",
+        "styret",
+    ).strip()
     assert key.startswith("lf_") and len(key.splitlines()) == 1
     listing = ladeflyt("apikey", "list")
     assert "org_admin" in listing and "styret" in listing and key not in listing

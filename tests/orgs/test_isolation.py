@@ -61,21 +61,27 @@ def bodies(model: str, mine: Side, theirs: Side) -> list[dict[str, Any]]:
         "GroupIn": [{"name": "gjest-p"}],
         "SiteIn": [{"name": f"Ny {t['org_id']}-{m['org_id']}", "organisation_id": t["org_id"]}],
         "SitePatch": [{"city": "Hurum"}],
-        "ChargerIn": [{"charge_point_id": f"NEW-{t['site_id']}-{m['org_id']}",
-                       "site_id": t["site_id"]}],
+        "ChargerIn": [
+            {"charge_point_id": f"NEW-{t['site_id']}-{m['org_id']}", "site_id": t["site_id"]}
+        ],
         "ChargerPatch": [{"max_power_w": 11_000}, {"site_id": t["site_id"]}],
         "CommandIn": [{"command": "reset", "kind": "soft"}],
         "MembershipIn": [
             {"organisation_id": t["org_id"], "group": "member", "phone": "+4799999999"},
             {"organisation_id": m["org_id"], "group": "member", "driver_id": t["driver_id"]},
-            {"organisation_id": m["org_id"], "site_id": t["site_id"], "group": "member",
-             "phone": "+4799999998"},
+            {
+                "organisation_id": m["org_id"],
+                "site_id": t["site_id"],
+                "group": "member",
+                "phone": "+4799999998",
+            },
         ],
         "MembershipPatch": [{"reference": "H0202"}, {"site_id": t["site_id"]}],
         "IdTokenIn": [{"driver_id": t["driver_id"], "token": f"NEWTAG{m['org_id']}"}],
         "IdTokenPatch": [{"label": "ny"}],
-        "TariffIn": [{"name": f"Ny pris {t['org_id']}-{m['org_id']}",
-                      "organisation_id": t["org_id"]}],
+        "TariffIn": [
+            {"name": f"Ny pris {t['org_id']}-{m['org_id']}", "organisation_id": t["org_id"]}
+        ],
         "TariffComponentIn": [{"kind": "session", "price_ore": "100"}],
         "AssignmentIn": [
             {"tariff_id": t["tariff_id"], "site_id": m["site_id"], "group": "public"},
@@ -83,7 +89,7 @@ def bodies(model: str, mine: Side, theirs: Side) -> list[dict[str, Any]]:
             {"tariff_id": m["tariff_id"], "charger_id": t["charger_id"], "group": "public"},
         ],
         "ApiKeyIn": [{"role": "org_viewer", "organisation_id": t["org_id"]}],
-    }[model]  # fmt: skip
+    }[model]
 
 
 @dataclass(frozen=True)
@@ -115,8 +121,14 @@ def routes(app: Any) -> list[Op]:
     return sorted(ops, key=lambda o: (o.path, o.method))
 
 
-async def call(client, op: Op, ids: dict[str, int], key: str,
-               body: dict[str, Any] | None = None, query: dict[str, Any] | None = None):  # fmt: skip
+async def call(
+    client,
+    op: Op,
+    ids: dict[str, int],
+    key: str,
+    body: dict[str, Any] | None = None,
+    query: dict[str, Any] | None = None,
+):
     path = op.path.format(**{p: ids[p] for p in op.params})
     params = {**QUERY.get(op.path, {}), **(query or {})}
     return await client.request(op.method, path, headers=bearer(key), json=body, params=params)
@@ -129,9 +141,24 @@ def app(settings: Settings, tmp_path):
 
 
 def test_every_route_is_covered(app):
-    side = Side(ids=dict.fromkeys(
-        ["org_id", "site_id", "charger_id", "membership_id", "driver_id", "token_id",
-         "tariff_id", "assignment_id", "session_id", "key_id", "staff_session_id"], 1))  # fmt: skip
+    side = Side(
+        ids=dict.fromkeys(
+            [
+                "org_id",
+                "site_id",
+                "charger_id",
+                "membership_id",
+                "driver_id",
+                "token_id",
+                "tariff_id",
+                "assignment_id",
+                "session_id",
+                "key_id",
+                "staff_session_id",
+            ],
+            1,
+        )
+    )
     ops = routes(app)
     assert len(ops) > 30
     for op in ops:

@@ -52,8 +52,10 @@ async def _org_with_prices(s, name: str, site: str, charger: str, lat: float, lo
         await prices.create_assignment(
             s,
             OPERATOR,
-            AssignmentIn(tariff_id=tariff.id, site_id=row.id, group=group, valid_from=oslo(2026, 1, 1)),
-        )  # fmt: skip
+            AssignmentIn(
+                tariff_id=tariff.id, site_id=row.id, group=group, valid_from=oslo(2026, 1, 1)
+            ),
+        )
     return org, where
 
 
@@ -107,8 +109,11 @@ async def test_a_member_pays_member_price_at_home_and_public_price_elsewhere(
     }
     assert shown == {"KLOKK-1": {250}, "TOFTE-1": {450}}
     guest = await gql(client, NEAR)
-    assert {c["price"]["perKwhOre"] for e in guest["data"]["chargersNear"]["edges"]
-            for c in e["node"]["connectors"]} == {450}  # fmt: skip
+    assert {
+        c["price"]["perKwhOre"]
+        for e in guest["data"]["chargersNear"]["edges"]
+        for c in e["node"]["connectors"]
+    } == {450}
 
 
 async def test_membership_of_one_site_and_for_a_period(app_runtime):
@@ -145,9 +150,10 @@ async def test_membership_of_one_site_and_for_a_period(app_runtime):
         await service.add_membership(
             s,
             OPERATOR,
-            MembershipIn(organisation_id=org.id, group="tenant", driver_id=user,
-                         valid_from=oslo(2026, 3, 2)),
-        )  # fmt: skip
+            MembershipIn(
+                organisation_id=org.id, group="tenant", driver_id=user, valid_from=oslo(2026, 3, 2)
+            ),
+        )
         assert await group_at(s, user, site_a, NOON) == "member"
         assert await group_at(s, user, second_site.id, NOON) == "tenant"
         await service.update_membership(s, OPERATOR, m.id, MembershipPatch(site_id=None))

@@ -50,9 +50,16 @@ class World:
 
 
 async def _side(
-    s: AsyncSession, name: str, number: str, site: str, charger: str, phone: str, tag: str,
-    group: str, lat: float,
-) -> Side:  # fmt: skip
+    s: AsyncSession,
+    name: str,
+    number: str,
+    site: str,
+    charger: str,
+    phone: str,
+    tag: str,
+    group: str,
+    lat: float,
+) -> Side:
     side = Side()
     org = await service.create_organisation(
         s, OPERATOR, OrganisationIn(name=name, org_number=number)
@@ -69,30 +76,52 @@ async def _side(
     )
     token = await service.add_id_token(s, OPERATOR, IdTokenIn(driver_id=m.user_id, token=tag))
     tariff = await prices.create_tariff(
-        s, OPERATOR,
-        TariffIn(name=f"Pris {site}", organisation_id=org.id,
-                 components=[TariffComponentIn(kind="energy", price_ore=200)]),
-    )  # fmt: skip
+        s,
+        OPERATOR,
+        TariffIn(
+            name=f"Pris {site}",
+            organisation_id=org.id,
+            components=[TariffComponentIn(kind="energy", price_ore=200)],
+        ),
+    )
     assignment = await prices.create_assignment(
-        s, OPERATOR,
-        AssignmentIn(tariff_id=tariff.id, site_id=site_row.id, group=group,
-                     valid_from=datetime(2026, 1, 1, tzinfo=UTC)),
-    )  # fmt: skip
+        s,
+        OPERATOR,
+        AssignmentIn(
+            tariff_id=tariff.id,
+            site_id=site_row.id,
+            group=group,
+            valid_from=datetime(2026, 1, 1, tzinfo=UTC),
+        ),
+    )
     started = utcnow() - timedelta(days=1)
     cs = ChargingSession(
-        charger_id=ch.id, connector_pk=None, evse_id=1, connector_id=1,
-        transaction_id=f"tx-{charger}", user_id=m.user_id, id_token=tag, status="completed",
-        started_at=started, stopped_at=started + timedelta(hours=1), energy_wh=10_000,
-        cost_ore=2500, vat_ore=500, price_group=group, flags=[],
-    )  # fmt: skip
+        charger_id=ch.id,
+        connector_pk=None,
+        evse_id=1,
+        connector_id=1,
+        transaction_id=f"tx-{charger}",
+        user_id=m.user_id,
+        id_token=tag,
+        status="completed",
+        started_at=started,
+        stopped_at=started + timedelta(hours=1),
+        energy_wh=10_000,
+        cost_ore=2500,
+        vat_ore=500,
+        price_group=group,
+        flags=[],
+    )
     s.add(cs)
     await s.flush()
     email = f"admin@{site.lower()}.example"
     added = await staff.add_staff(s, OPERATOR, email, Role.ORG_ADMIN, org.id)
     staff_session = StaffSession(
-        staff_id=added.staff.id, token_hash=f"{site}-session".ljust(64, "0"), stage="active",
+        staff_id=added.staff.id,
+        token_hash=f"{site}-session".ljust(64, "0"),
+        stage="active",
         expires_at=utcnow() + timedelta(hours=1),
-    )  # fmt: skip
+    )
     s.add(staff_session)
     await s.flush()
     for role in (Role.ORG_ADMIN, Role.ORG_VIEWER):
@@ -122,10 +151,20 @@ async def _side(
 
 
 async def build_world(s: AsyncSession) -> World:
-    a = await _side(s, "Klokkarstua borettslag", "987654325", "Klokkarstua", "KLOKK-1",
-                    "+4791000001", "KARITAG", "member", 59.65)  # fmt: skip
-    b = await _side(s, "Tofte sameie", "951515159", "Tofte", "TOFTE-1",
-                    "+4791000002", "PERTAG", "tenant", 59.54)  # fmt: skip
+    a = await _side(
+        s,
+        "Klokkarstua borettslag",
+        "987654325",
+        "Klokkarstua",
+        "KLOKK-1",
+        "+4791000001",
+        "KARITAG",
+        "member",
+        59.65,
+    )
+    b = await _side(
+        s, "Tofte sameie", "951515159", "Tofte", "TOFTE-1", "+4791000002", "PERTAG", "tenant", 59.54
+    )
     op_site = await service.create_site(s, OPERATOR, SiteIn(name="Røykenbadet"))
     op_charger = await add_charger(s, "ROYK-1", site_name="Røykenbadet")
     operator_key = await apikeys.create_key(s, OPERATOR, ApiKeyIn(role=Role.OPERATOR_ADMIN))

@@ -13,7 +13,7 @@ from api.staff_auth import client_ip, resolve_staff, session_token
 from core.db import transaction
 from core.orgs import apikeys
 from core.orgs.errors import Unauthenticated
-from core.orgs.paging import MAX_LIMIT
+from core.orgs.paging import CURSOR_PATTERN, MAX_LIMIT
 from core.orgs.scope import Actor
 
 Db = Annotated[AsyncSession, Depends(db_session)]
@@ -55,5 +55,6 @@ KeyId = Annotated[int, id_path("API key")]
 OptionalId = Annotated[int | None, Query(ge=1, le=INT32)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[
-    str | None, Query(max_length=200, description="`next_cursor` of the page before")
+    str | None,
+    Query(pattern=CURSOR_PATTERN, description="`next_cursor` of the page before (opaque)"),
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -15,7 +14,6 @@ from core import bus
 from core.models import Charger, ConnectorStatus
 from core.orgs import fleet
 from core.orgs import repository as repo
-from core.orgs.errors import Invalid
 from core.orgs.schemas import (
     ChargerIn,
     ChargerOut,
@@ -25,6 +23,7 @@ from core.orgs.schemas import (
     EnergyReport,
     Page,
     SessionOut,
+    When,
 )
 
 router = APIRouter()
@@ -155,15 +154,12 @@ async def list_sessions(
     driver_id: OptionalId = None,
     group: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
     status: Literal["active", "completed"] | None = None,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[When | None, Query(alias="from")] = None,
+    end: Annotated[When | None, Query(alias="to")] = None,
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> Page[SessionOut]:
     """Charging sessions at your sites, newest first; `from`/`to` bound the start time."""
-    for value in (start, end):
-        if value is not None and value.tzinfo is None:
-            raise Invalid("times need a UTC offset, e.g. 2026-03-01T00:00:00+01:00")
     if site_id is not None:
         await repo.get_site(db, caller, site_id)
     if charger_id is not None:
@@ -185,17 +181,14 @@ async def get_session(db: Db, caller: Caller, session_id: SessionId) -> SessionO
 async def energy_report(
     db: Db,
     caller: Caller,
-    start: Annotated[datetime, Query(alias="from")],
-    end: Annotated[datetime, Query(alias="to")],
+    start: Annotated[When, Query(alias="from")],
+    end: Annotated[When, Query(alias="to")],
     by: Literal["site", "group", "driver", "day"] = "site",
     site_id: OptionalId = None,
     organisation_id: OptionalId = None,
 ) -> EnergyReport:
     """Completed sessions that started in [from, to), summed per site, group, driver or
     day (Europe/Oslo)."""
-    for value in (start, end):
-        if value.tzinfo is None:
-            raise Invalid("times need a UTC offset, e.g. 2026-03-01T00:00:00+01:00")
     return await fleet.energy_report(
         db, caller, start=start, end=end, by=by, site_id=site_id, organisation_id=organisation_id
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -21,6 +20,7 @@ from core.orgs.schemas import (
     MembershipOut,
     MembershipPatch,
     Page,
+    When,
 )
 from core.users.service import UserError, normalize_phone
 
@@ -49,7 +49,7 @@ async def list_memberships(
     site_id: OptionalId = None,
     driver_id: OptionalId = None,
     group: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
-    active_at: datetime | None = None,
+    active_at: When | None = None,
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> Page[MembershipOut]:

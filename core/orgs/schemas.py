@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.models.orgs import Role
 
@@ -26,8 +26,28 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def _sensible_time(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("give a UTC offset, e.g. 2026-03-01T00:00:00+01:00")
+    if not 2000 <= value.year <= 2200:
+        raise ValueError("a time between the years 2000 and 2200")
+    return value
+
+
+# An instant: with a UTC offset, in a plausible range (stored as UTC).
+When = Annotated[datetime, AfterValidator(_sensible_time)]
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Any:
+        # PostgreSQL cannot store NUL in text; refuse it here rather than fail there.
+        for value in self.__dict__.values():
+            if isinstance(value, str) and "\x00" in value:
+                raise ValueError("text may not contain NUL characters")
+        return self
 
 
 class _Out(BaseModel):
@@ -209,16 +229,16 @@ class MembershipIn(_In):
     driver_id: Id | None = None
     phone: Annotated[str | None, Field(min_length=8, max_length=20)] = None
     name: Annotated[str, Field(max_length=120)] = ""
-    valid_from: datetime | None = None
-    valid_to: datetime | None = None
+    valid_from: When | None = None
+    valid_to: When | None = None
     reference: Annotated[str, Field(max_length=60)] = ""
 
 
 class MembershipPatch(_In):
     group: Annotated[str | None, Field(min_length=1, max_length=40)] = None
     site_id: Id | None = None
-    valid_from: datetime | None = None
-    valid_to: datetime | None = None
+    valid_from: When | None = None
+    valid_to: When | None = None
     reference: Annotated[str | None, Field(max_length=60)] = None
 
 
@@ -246,13 +266,13 @@ class IdTokenIn(_In):
     driver_id: Id
     token: Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[0-9A-Za-z_-]+$")]
     label: Annotated[str, Field(max_length=80)] = ""
-    expires_at: datetime | None = None
+    expires_at: When | None = None
 
 
 class IdTokenPatch(_In):
     status: Literal["active", "blocked"] | None = None
     label: Annotated[str | None, Field(max_length=80)] = None
-    expires_at: datetime | None = None
+    expires_at: When | None = None
 
 
 class IdTokenOut(_Out):
@@ -315,7 +335,7 @@ class AssignmentIn(_In):
     site_id: Id | None = None
     charger_id: Id | None = None
     group: Annotated[str, Field(min_length=1, max_length=40)] = "public"
-    valid_from: datetime | None = None
+    valid_from: When | None = None
 
 
 class AssignmentOut(_Out):

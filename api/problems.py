@@ -67,6 +67,16 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+_KINDS = {
+    "NotFound": "not_found",
+    "Forbidden": "forbidden",
+    "Conflict": "conflict",
+    "Invalid": "invalid",
+    "Unauthenticated": "unauthorized",
+    "RateLimited": "rate_limited",
+}
+
+
 def _ours(request: Request) -> bool:
     return request.url.path.startswith(PREFIX)
 
@@ -77,7 +87,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OrgError)
     async def org_error(request: Request, exc: OrgError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        kind = type(exc).__name__.replace("Unauthenticated", "unauthorized").lower()
+        kind = _KINDS.get(type(exc).__name__, "error")
         return problem(
             exc.status,
             exc.message,

@@ -433,12 +433,12 @@ def cmd_apikey_list(args: argparse.Namespace, settings: Settings) -> None:
         print("no API keys")
         return
     print(
-        f"{'id':>4}  {'prefix':<14} {'role':<17} {'organisation':<24} {'last used':<16} state  name"
+        f"{'id':>4}  {'prefix':<16} {'role':<17} {'organisation':<24} {'last used':<16} state  name"
     )
     for k, org_name in rows:
         state = "revoked" if k.revoked_at else "active"
         print(
-            f"{k.id:>4}  lf_{k.prefix:<11} {k.role:<17} {org_name or '(operator)':<24} "
+            f"{k.id:>4}  lf_{k.prefix:<13} {k.role:<17} {org_name or '(operator)':<24} "
             f"{_local(k.last_used_at):<16} {state:<6} {k.name}"
         )
 

@@ -55,7 +55,7 @@ def bodies(model: str, mine: Side, theirs: Side) -> list[dict[str, Any]]:
     """Valid request bodies naming `theirs`' objects (all of them must be refused with 404
     when `mine` is the caller, and work when `theirs` is `mine`)."""
     m, t = mine.ids, theirs.ids
-    return {
+    table: dict[str, list[dict[str, Any]]] = {
         "OrganisationIn": [{"name": "Nytt borettslag"}],
         "OrganisationPatch": [{"contact_name": "Styret"}],
         "GroupIn": [{"name": "gjest-p"}],
@@ -89,7 +89,8 @@ def bodies(model: str, mine: Side, theirs: Side) -> list[dict[str, Any]]:
             {"tariff_id": m["tariff_id"], "charger_id": t["charger_id"], "group": "public"},
         ],
         "ApiKeyIn": [{"role": "org_viewer", "organisation_id": t["org_id"]}],
-    }[model]
+    }
+    return table[model]
 
 
 @dataclass(frozen=True)

@@ -136,18 +136,19 @@ async def _old_data(url: str) -> None:
                     spot_negative="floor",
                 )
             since = datetime(2026, 1, 1, tzinfo=UTC)
-            for tariff, site, charger, group in (
+            assignments: tuple[tuple[str, int | None, int | None, str], ...] = (
                 ("Medlem", klokk, None, "member"),
                 ("Styre", None, chargers["KLOKK-1"], "styre"),
                 ("Ansatt", saetre, None, "employee"),
                 ("Offentlig", klokk, None, "public"),
                 ("Offentlig", tofte, None, "public"),
-            ):
+            )
+            for tariff, at_site, at_charger, group in assignments:
                 await insert(
                     "tariff_assignments",
                     tariff_id=tariffs[tariff],
-                    site_id=site,
-                    charger_id=charger,
+                    site_id=at_site,
+                    charger_id=at_charger,
                     customer_group=group,
                     valid_from=since,
                 )

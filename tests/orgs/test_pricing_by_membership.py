@@ -5,6 +5,7 @@ cost, the stored price and the invoice all agree."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import httpx
 
@@ -46,7 +47,7 @@ async def _org_with_prices(s, name: str, site: str, charger: str, lat: float, lo
             TariffIn(
                 name=f"{site} {group}",
                 organisation_id=org.id,
-                components=[TariffComponentIn(kind="energy", price_ore=net)],
+                components=[TariffComponentIn(kind="energy", price_ore=Decimal(net))],
             ),
         )
         await prices.create_assignment(

@@ -88,6 +88,7 @@ async def test_operator_signs_in_with_code_and_totp_then_works_with_csrf(
         entry = (
             await s.execute(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
         ).scalar_one()
+    assert entry.before is not None and entry.after is not None
     assert (entry.action, entry.actor_kind, entry.before["city"], entry.after["city"]) == (
         "site.update",
         "staff",
@@ -134,7 +135,7 @@ async def test_org_admin_signs_in_by_sms_and_sees_only_their_organisation(
         mine = (await second.get("/api/v1/auth/sessions")).json()
         assert len(mine) == 2 and sum(s["current"] for s in mine) == 1
         first_id = next(s["id"] for s in mine if not s["current"])
-        csrf = second.cookies.get("ladeflyt_csrf")
+        csrf = second.cookies.get("ladeflyt_csrf") or ""
         revoked = await second.delete(
             f"/api/v1/auth/sessions/{first_id}", headers={"X-CSRF-Token": csrf}
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,7 +82,7 @@ async def _side(
         TariffIn(
             name=f"Pris {site}",
             organisation_id=org.id,
-            components=[TariffComponentIn(kind="energy", price_ore=200)],
+            components=[TariffComponentIn(kind="energy", price_ore=Decimal(200))],
         ),
     )
     assignment = await prices.create_assignment(

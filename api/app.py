@@ -6,12 +6,15 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
 
+from api import problems
 from api.deps import Services
 from api.docs import add_docs
 from api.graphql.context import DriverServices
 from api.graphql.schema import graphql_router
 from api.invoices import router as invoices_router
 from api.routes import router
+from api.staff_auth import staff_router
+from api.v1 import operator_router
 
 
 def create_app(
@@ -23,15 +26,20 @@ def create_app(
     app = FastAPI(
         title="Ladeflyt",
         version="0.1.0",
-        description="EV-charging operator backend: operator REST API. The driver app uses "
-        "GraphQL at /graphql (schema in openapi/schema.graphql).",
+        description="EV-charging operator backend: operator REST API at /api/v1 "
+        "(`Authorization: Bearer <API key>`, or a staff browser session; errors are RFC 9457 "
+        "problem details). The driver app uses GraphQL at /graphql (schema in "
+        "openapi/schema.graphql).",
         docs_url=None,
         redoc_url=None,
     )
     add_docs(app)
     app.state.services = services
+    problems.install(app)
     app.include_router(router)
     app.include_router(invoices_router)
+    app.include_router(operator_router())
+    app.include_router(staff_router())
     for extra in routers:
         app.include_router(extra)
     if driver is not None:

@@ -1,17 +1,17 @@
-"""Request-scoped dependencies: one DB transaction per request, the command bus, auth."""
+"""Request-scoped dependencies: one DB transaction per request, the command bus, services."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.bus import CommandBus
 from core.config import Settings
+from core.orgs.staff_auth import StaffAuth
 
 
 @dataclass
@@ -19,6 +19,8 @@ class Services:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     commands: CommandBus
+    # Staff sign-in (cookie sessions); None: the staff endpoints answer 404.
+    staff_auth: StaffAuth | None = None
 
 
 def services(request: Request) -> Services:
@@ -35,18 +37,3 @@ async def db_session(svc: Annotated[Services, Depends(services)]) -> AsyncIterat
         except BaseException:
             await session.rollback()
             raise
-
-
-def operator(
-    svc: Annotated[Services, Depends(services)],
-    authorization: Annotated[str | None, Header()] = None,
-) -> None:
-    """Operator endpoints need `Authorization: Bearer <LADEFLYT_OPERATOR_TOKEN>`."""
-    expected = svc.settings.operator_token
-    if not expected:
-        raise HTTPException(404, "operator API is disabled (set LADEFLYT_OPERATOR_TOKEN)")
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise HTTPException(
-            401, "bad or missing operator token", headers={"WWW-Authenticate": "Bearer"}
-        )

@@ -6,26 +6,33 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api import schemas
-from api.deps import operator
-from api.routes import Db
+from api.problems import problem_responses
+from api.v1.deps import Caller, Db
 from core.billing.errors import BillingError
 from core.billing.periods import local_today
 from core.billing.settings import get_billing_settings
 from core.invoicing import channels, documents, dunning, outbox, schedule
 from core.models import DeliveryAttempt, Invoice, User
+from core.orgs.errors import Forbidden
+from core.orgs.scope import Access
 from core.users.account import AccountError
 from core.users.service import UserError, get_user_by_phone
 
-router = APIRouter(prefix="/api", tags=["invoices"], dependencies=[Depends(operator)])
-_ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"model": schemas.Problem},
-    404: {"model": schemas.Problem},
-}
+
+async def _operator_staff(request: Request, caller: Caller) -> None:
+    """Invoices are the operator's business with its customers: operator roles only
+    (support staff may change and resend, not only read)."""
+    access = Access.READ if request.method in ("GET", "HEAD") else Access.SUPPORT
+    if not caller.everywhere(access):
+        raise Forbidden("invoices are handled by the operator's staff")
+
+
+router = APIRouter(prefix="/api/v1", tags=["invoices"], dependencies=[Depends(_operator_staff)])
+_ERRORS = problem_responses(401, 403, 404)
 Channel = Literal["email", "efaktura", "ehf", "paper"]
 InvoiceId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
@@ -138,7 +145,7 @@ async def get_invoice_delivery(db: Db, phone: str) -> InvoiceDeliveryOut:
 @router.put(
     "/customers/{phone}/invoice-delivery",
     response_model=InvoiceDeliveryOut,
-    responses={**_ERRORS, 422: {"model": schemas.Problem}},
+    responses={**_ERRORS, **problem_responses(422)},
 )
 async def put_invoice_delivery(db: Db, phone: str, body: InvoiceDeliveryIn) -> InvoiceDeliveryOut:
     """Change a customer's e-mail, invoice channel or receipts by e-mail."""

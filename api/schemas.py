@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -12,45 +11,6 @@ class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: Literal["ok", "unavailable"]
     chargers_connected: int
-
-
-class ConnectorOut(BaseModel):
-    evse_id: int
-    connector_id: int
-    connector_type: str
-    max_power_w: int
-    status: str
-    error_code: str | None
-    status_at: datetime | None
-
-
-class ChargerOut(BaseModel):
-    charge_point_id: str
-    site: str | None
-    vendor: str | None
-    model: str | None
-    serial_number: str | None
-    firmware_version: str | None
-    ocpp_version: str | None
-    registration_status: str
-    status: str
-    online: bool
-    last_seen_at: datetime | None
-    connectors: list[ConnectorOut]
-
-
-class SessionOut(BaseModel):
-    id: int
-    charger_id: str
-    connector_id: int | None
-    transaction_id: str
-    id_token: str | None
-    started_at: datetime
-    stopped_at: datetime | None
-    energy_wh: int
-    status: str
-    stop_reason: str | None
-    flags: list[str]
 
 
 class RemoteStartIn(BaseModel):
@@ -139,7 +99,3 @@ class CommandOut(BaseModel):
     status: str
     accepted: bool
     payload: dict[str, Any]
-
-
-class Problem(BaseModel):
-    detail: str

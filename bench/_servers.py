@@ -95,7 +95,7 @@ async def _register(url: str, ids: tuple[str, ...]) -> None:
         async with transaction(session_factory(engine)) as session:
             for cp_id in ids:
                 await add_charger(session, cp_id, site_name="Bench", connectors=2)
-            user = await add_user(session, "+4790000000", name="Bench", group="member")
+            user = await add_user(session, "+4790000000", name="Bench")
             await add_id_token(session, BENCH_TAG, user)
     finally:
         await engine.dispose()

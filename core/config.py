@@ -109,9 +109,6 @@ class Settings(BaseSettings):
     # StartTransaction / TransactionEvent that uses it; then it is released.
     tag_hold_ttl_s: int = Field(default=600, ge=60)
 
-    # Bearer token for the operator REST API; empty disables it.
-    operator_token: str = ""
-
     environment: str = "development"
 
     # ------------------------------------------------------------ operator voice
@@ -199,6 +196,19 @@ class Settings(BaseSettings):
                 "LADEFLYT_REMINDER_FEE_ORE is at most 1/10 of LADEFLYT_INKASSO_RATE_ORE"
             )
         return self
+
+    # ---- Organisations, staff sign-in and the operator API (/api/v1) ----
+    # The operator API takes API keys (`ladeflyt apikey create`); LADEFLYT_OPERATOR_TOKEN is
+    # gone. Staff browser sessions: an HttpOnly cookie, ending after `staff_session_ttl_s`
+    # or `staff_session_idle_s` without use, whichever comes first.
+    staff_session_ttl_s: int = Field(default=12 * 3600, ge=300)
+    staff_session_idle_s: int = Field(default=3600, ge=60)
+    staff_cookie_name: str = "ladeflyt_staff"
+    staff_csrf_cookie_name: str = "ladeflyt_csrf"
+    # Wrong second-factor codes allowed per sign-in before it must start again.
+    staff_totp_max_attempts: int = Field(default=5, ge=1)
+    # Staff who sign in by e-mail get their code through the same mail port as invoices
+    # (LADEFLYT_SMTP_URL, LADEFLYT_MAIL_FROM; unset: printed to the log).
 
 
 _WILDCARDS = {"", "0.0.0.0", "::"}

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.chargers.service import ChargerError, add_charger
@@ -18,7 +19,7 @@ from core.db import create_engine, session_factory, transaction
 from core.migrate import upgrade
 from core.sessions.service import list_sessions
 from core.users.service import UserError, add_id_token, add_user, get_user_by_phone
-from ladeflyt import cli_billing, cli_invoices, cli_payments
+from ladeflyt import cli_billing, cli_invoices, cli_orgs, cli_payments
 
 T = TypeVar("T")
 
@@ -72,10 +73,14 @@ def cmd_charger_add(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_user_add(args: argparse.Namespace, settings: Settings) -> None:
-    async def work(session: AsyncSession) -> str:
-        user = await add_user(
-            session, args.phone, name=args.name, group=args.group, email=args.email
+    if args.group not in (None, "public"):
+        raise CliError(
+            "customer groups are memberships of an organisation now: "
+            f"ladeflyt member add {args.phone} --org ORG --group {args.group}"
         )
+
+    async def work(session: AsyncSession) -> str:
+        user = await add_user(session, args.phone, name=args.name, email=args.email)
         return user.phone
 
     print(f"user {_in_transaction(settings, work)} added")
@@ -215,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = user.add_parser("add", help="add a user")
     p.add_argument("phone")
     p.add_argument("--name", default="")
-    p.add_argument("--group", default="public", help="customer group")
+    p.add_argument("--group", default=None, help=argparse.SUPPRESS)  # now `member add`
     p.add_argument("--email", default=None)
     p.set_defaults(func=cmd_user_add)
     p = user.add_parser("token", help="print a fresh access token for a user (for scripts)")
@@ -258,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_billing.register(sub)
     cli_payments.register(sub)
     cli_invoices.register(sub)
+    cli_orgs.register(sub)
     return parser
 
 
@@ -278,8 +284,15 @@ def main(argv: list[str] | None = None) -> int:
         cli_billing.BillingError,
         cli_payments.PaymentCliError,
         cli_invoices.InvoiceCliError,
+        cli_orgs.OrgError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors()
+        )
+        print(f"error: {problems}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

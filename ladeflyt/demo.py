@@ -1,9 +1,11 @@
 """Demo data like the operator's own sites: seeded once, safe to run again.
 
-Four sites with AC and DC chargers and list prices; a member tariff at Klokkarstua (cheap
-for the borettslag's members, billed monthly); an employee tariff at Sætre (cheaper in
-working hours); three drivers with RFID tags: Kari (member, invoiced), Ola (employee,
-invoiced) and Ingrid (public, pays by saved sandbox card).
+Four sites with AC and DC chargers and list prices. Klokkarstua belongs to Klokkarstua
+borettslag, with a member tariff (cheap for the borettslag's members, billed monthly);
+Sætre to Sætre Næringsbygg AS, with an employee tariff (cheaper in working hours);
+Røykenbadet and Tofte are the operator's own public stations. Three drivers with RFID
+tags: Kari (member of the borettslag, invoiced), Ola (employee at Sætre, invoiced) and
+Ingrid (public, pays by saved sandbox card). Kari pays the public price at Tofte.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.chargers.service import add_charger
-from core.models import Charger, PaymentMethod, Site
+from core.models import Charger, Membership, Organisation, PaymentMethod, Site
 from core.tariffs.admin import add_component, attach_tariff, create_tariff
 from core.users.service import add_id_token, add_user, get_user_by_phone
 
@@ -28,6 +30,13 @@ class DemoCharger:
 
 
 @dataclass(frozen=True)
+class DemoOrganisation:
+    name: str
+    org_number: str
+    kind: str
+
+
+@dataclass(frozen=True)
 class DemoSite:
     name: str
     address: str
@@ -37,6 +46,11 @@ class DemoSite:
     grid_capacity_a: int
     list_price_ore: int  # øre/kWh incl. VAT, the public price where no tariff applies
     chargers: tuple[DemoCharger, ...]
+    owner: DemoOrganisation | None = None  # None: the operator's own station
+
+
+KLOKKARSTUA_BRL = DemoOrganisation("Klokkarstua borettslag", "914778271", "borettslag")
+SAETRE_AS = DemoOrganisation("Sætre Næringsbygg AS", "923609016", "business")
 
 
 SITES = (
@@ -53,6 +67,7 @@ SITES = (
             DemoCharger("KLOKK-AC-02", 2, 22_000, "Type2"),
             DemoCharger("KLOKK-DC-01", 1, 150_000, "CCS2"),
         ),
+        KLOKKARSTUA_BRL,
     ),
     DemoSite(
         "Sætre",
@@ -66,6 +81,7 @@ SITES = (
             DemoCharger("SAETRE-AC-01", 2, 11_000, "Type2"),
             DemoCharger("SAETRE-DC-01", 2, 50_000, "CCS2"),
         ),
+        SAETRE_AS,
     ),
     DemoSite(
         "Røykenbadet",
@@ -92,11 +108,11 @@ SITES = (
     ),
 )
 
-# phone, name, customer group, invoiced monthly, RFID tags
+# phone, name, (organisation, group) or None, invoiced monthly, RFID tags
 USERS = (
-    ("+4791234567", "Kari Nordmann", "member", True, ("04A2B3C4D5",)),
-    ("+4792345678", "Ola Hansen", "employee", True, ("04B1C2D3E4",)),
-    ("+4793456789", "Ingrid Berg", "public", False, ("04C9D8E7F6",)),
+    ("+4791234567", "Kari Nordmann", (KLOKKARSTUA_BRL, "member"), True, ("04A2B3C4D5",)),
+    ("+4792345678", "Ola Hansen", (SAETRE_AS, "employee"), True, ("04B1C2D3E4",)),
+    ("+4793456789", "Ingrid Berg", None, False, ("04C9D8E7F6",)),
 )
 
 
@@ -104,10 +120,23 @@ async def seed(session: AsyncSession) -> bool:
     """Insert the demo sites, chargers, tariffs, users and RFID tags. False if present."""
     if (await session.execute(select(Charger.id).limit(1))).first():
         return False
+    owners: dict[str, Organisation] = {}
     for site in SITES:
+        if site.owner is not None and site.owner.name not in owners:
+            org = Organisation(
+                name=site.owner.name,
+                org_number=site.owner.org_number,
+                kind=site.owner.kind,
+                street=site.address,
+                city=site.city,
+            )
+            session.add(org)
+            await session.flush()
+            owners[site.owner.name] = org
         session.add(
             Site(
                 name=site.name,
+                organisation_id=owners[site.owner.name].id if site.owner else None,
                 address=site.address,
                 city=site.city,
                 latitude=site.latitude,
@@ -128,10 +157,12 @@ async def seed(session: AsyncSession) -> bool:
                 connector_type=c.connector_type,
             )
     # Prices excl. VAT: 200 øre = kr 2.50 incl. VAT.
-    await create_tariff(session, "Medlem Klokkarstua", "Borettslagets medlemmer")
+    tariff = await create_tariff(session, "Medlem Klokkarstua", "Borettslagets medlemmer")
+    tariff.organisation_id = owners[KLOKKARSTUA_BRL.name].id
     await add_component(session, "Medlem Klokkarstua", kind="energy", price_ore=200)
     await attach_tariff(session, "Medlem Klokkarstua", site="Klokkarstua", group="member")
-    await create_tariff(session, "Ansatt Sætre", "Ansatte: billig i arbeidstiden")
+    tariff = await create_tariff(session, "Ansatt Sætre", "Ansatte: billig i arbeidstiden")
+    tariff.organisation_id = owners[SAETRE_AS.name].id
     await add_component(
         session,
         "Ansatt Sætre",
@@ -152,10 +183,13 @@ async def seed(session: AsyncSession) -> bool:
     )
     await add_component(session, "Ansatt Sætre", kind="energy", price_ore=160, days="sat-sun")
     await attach_tariff(session, "Ansatt Sætre", site="Sætre", group="employee")
-    for phone, name, group, invoiced, tags in USERS:
-        user = await get_user_by_phone(session, phone) or await add_user(
-            session, phone, name=name, group=group
-        )
+    for phone, name, membership, invoiced, tags in USERS:
+        user = await get_user_by_phone(session, phone) or await add_user(session, phone, name=name)
+        if membership is not None:
+            owner, group = membership
+            session.add(
+                Membership(user_id=user.id, organisation_id=owners[owner.name].id, group=group)
+            )
         user.invoice_billing = invoiced
         if not invoiced:
             session.add(

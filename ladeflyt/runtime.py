@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, FastAPI
@@ -18,6 +19,7 @@ from core.db import create_engine, is_sqlite, session_factory, transaction
 from core.invoicing.dispatcher import DeliveryDispatcher
 from core.invoicing.schedule import InvoiceScheduler
 from core.messaging.dispatcher import SmsDispatcher
+from core.orgs.staff_auth import StaffAuth
 from core.payments.service import Payments
 from core.payments.worker import PaymentWorker
 from core.ports import CardVault, MailSender, PaymentProvider, SmsSender
@@ -115,6 +117,7 @@ class Runtime:
     deliveries: DeliveryDispatcher
     invoice_scheduler: InvoiceScheduler
     routers: list[APIRouter] = field(default_factory=list)
+    staff_auth: StaffAuth | None = None
 
     @classmethod
     def build(
@@ -125,6 +128,11 @@ class Runtime:
         engine: AsyncEngine | None = None,
         mail: MailSender | None = None,
     ) -> Runtime:
+        if os.environ.get("LADEFLYT_OPERATOR_TOKEN"):
+            log.warning(
+                "LADEFLYT_OPERATOR_TOKEN is no longer used: the operator API is /api/v1 with "
+                "API keys (`ladeflyt apikey create --role operator_admin`)"
+            )
         engine = engine or create_engine(settings.database_url)
         events = InProcessEventBus()
         commands = InProcessCommandBus(default_timeout=settings.ocpp_command_timeout)
@@ -138,6 +146,10 @@ class Runtime:
         dispatcher = SmsDispatcher(sessions, sms)
         notifier = SmsNotifier(settings, sessions, events, dispatcher.kick)
         worker = PaymentWorker(payments, events, dispatcher.kick)
+        from delivery.setup import mail_sender
+
+        # One mail port for invoices, receipts and staff sign-in codes (LADEFLYT_SMTP_URL).
+        mail = mail or mail_sender(settings)
         deliveries, scheduler = invoice_delivery(settings, sessions, mail)
         routers = [
             sms_router(InboundSmsServices(settings, sessions, commands, payments)),
@@ -158,12 +170,13 @@ class Runtime:
             deliveries,
             scheduler,
             routers,
+            StaffAuth(settings, sms, mail),
         )
 
     def http_app(self) -> FastAPI:
         ctx = self.gateway_ctx
         return create_app(
-            Services(self.settings, ctx.sessions, ctx.commands),
+            Services(self.settings, ctx.sessions, ctx.commands, self.staff_auth),
             DriverServices(
                 self.settings, ctx.sessions, ctx.commands, ctx.events, self.auth, self.payments
             ),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from alembic import context
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 from core.config import get_settings
@@ -40,6 +42,15 @@ def _run(connection: Connection) -> None:
 
 async def run_migrations_online() -> None:
     engine = create_engine(_url())
+    if engine.dialect.name == "sqlite":
+        # Batch mode rebuilds a table by copying and dropping it: with foreign keys on,
+        # the DROP would cascade into every table referring to it and delete their rows.
+        @event.listens_for(engine.sync_engine, "connect")
+        def _no_foreign_keys(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=OFF")
+            cursor.close()
+
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()

@@ -105,7 +105,6 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         ocpp_heartbeat_interval=300,
         ocpp_call_timeout=5.0,
         ocpp_command_timeout=5.0,
-        operator_token="test-operator-token",
     )
 
 

@@ -21,6 +21,7 @@ from websockets.typing import Subprotocol
 
 from core.chargers.service import add_charger
 from core.db import transaction
+from core.models import Membership, Organisation, Site, User
 from core.users.service import add_id_token, add_user
 from ladeflyt.runtime import Runtime
 
@@ -196,7 +197,8 @@ async def add_fleet(
             await add_charger(
                 session, cp_id, site_name="Klokkarstua", connectors=connectors, password=password
             )
-        user = await add_user(session, "+4791234567", name="Kari", group="member")
+        user = await add_user(session, "+4791234567", name="Kari")
+        await enrol(session, user, "Klokkarstua", "member")
         user.invoice_billing = invoiced
         for tag in tags:
             await add_id_token(session, tag, user)
@@ -206,3 +208,35 @@ async def add_fleet(
 
 def boot16() -> Any:
     return call16.BootNotification(charge_point_vendor="Zaptec", charge_point_model="Go")
+
+
+async def owned_site(session: AsyncSession, site_name: str) -> Organisation:
+    """The organisation that owns a site; if none does, one named like the site (both are
+    made if missing)."""
+    from sqlalchemy import select
+
+    site = (await session.execute(select(Site).where(Site.name == site_name))).scalar_one_or_none()
+    if site is not None and site.organisation_id is not None:
+        return await session.get_one(Organisation, site.organisation_id)
+    org = (
+        await session.execute(select(Organisation).where(Organisation.name == site_name))
+    ).scalar_one_or_none()
+    if org is None:
+        org = Organisation(name=site_name)
+        session.add(org)
+        await session.flush()
+    if site is None:
+        site = Site(name=site_name)
+        session.add(site)
+    site.organisation_id = org.id
+    await session.flush()
+    return org
+
+
+async def enrol(session: AsyncSession, user: User, site_name: str, group: str) -> Membership:
+    """Make a driver a member in `group` of the organisation owning `site_name` (always)."""
+    org = await owned_site(session, site_name)
+    membership = Membership(user_id=user.id, organisation_id=org.id, group=group)
+    session.add(membership)
+    await session.flush()
+    return membership

@@ -74,12 +74,8 @@ async def usage_report(
             .group_by(cs.user_id, User.name, User.phone)
         )
     elif by == "group":
-        group = func.coalesce(cs.price_group, User.customer_group, literal("public"))
-        query = (
-            select(group, group, *_measures())
-            .outerjoin(User, User.id == cs.user_id)
-            .group_by(group)
-        )
+        group = func.coalesce(cs.price_group, literal("public"))
+        query = select(group, group, *_measures()).group_by(group)
     else:
         query = (
             select(Site.id, func.coalesce(Site.name, literal("(uten sted)")), *_measures())

@@ -53,6 +53,10 @@ class Tariff(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     description: Mapped[str] = mapped_column(String(300), default="")
+    # The organisation whose prices these are; None: the operator's (any site).
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
+    )
     currency: Mapped[str] = mapped_column(String(3), default="NOK")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -31,6 +31,8 @@ class User(Base):
     phone: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(120), default="")
     email: Mapped[str | None] = mapped_column(String(254))
+    # Legacy, read only: the global group from before organisations. Prices follow
+    # memberships (core.orgs.groups); migration 0009 turned these into memberships.
     customer_group: Mapped[str] = mapped_column(String(40), default="public")
     language: Mapped[str] = mapped_column(String(2), default="nb")
     # Invoice settings: receipts by e-mail, and where monthly invoices go.

@@ -24,6 +24,8 @@ from core.models import (
     TariffAssignment,
     TariffComponent,
 )
+from core.orgs.errors import Invalid
+from core.orgs.groups import check_group
 from core.tariffs.engine import SPOT_AREAS, UNITS
 from core.tariffs.errors import TariffError
 from core.tariffs.repository import component_spec, normalize_group
@@ -197,6 +199,25 @@ async def _target(
     return None, charger_id
 
 
+async def _known_group(
+    session: AsyncSession, site_id: int | None, charger_id: int | None, group: str
+) -> str:
+    """The group, if the organisation owning the place has it (built-in or its own)."""
+    if site_id is None:
+        site_id = (
+            await session.execute(select(Charger.site_id).where(Charger.id == charger_id))
+        ).scalar()
+    org_id = None
+    if site_id is not None:
+        org_id = (
+            await session.execute(select(Site.organisation_id).where(Site.id == site_id))
+        ).scalar()
+    try:
+        return await check_group(session, org_id, group, allow_public=True)
+    except Invalid as error:
+        raise TariffError(str(error)) from None
+
+
 async def _close_current(
     session: AsyncSession,
     site_id: int | None,
@@ -241,7 +262,7 @@ async def attach_tariff(
     (default now); what applied there before ends at that instant."""
     tariff = await find_tariff(session, tariff_ref)
     site_id, charger_id = await _target(session, site, charger)
-    group = normalize_group(group)
+    group = await _known_group(session, site_id, charger_id, group)
     at = valid_from or utcnow()
     await _close_current(session, site_id, charger_id, group, at)
     row = TariffAssignment(

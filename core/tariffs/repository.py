@@ -20,19 +20,14 @@ from core.models import (
     Tariff,
     TariffAssignment,
     TariffComponent,
-    User,
 )
 from core.models.infrastructure import Site
+from core.orgs.groups import PUBLIC, normalize_group
 from core.tariffs.engine import ComponentSpec, TariffSpec, quarter_of
 from core.tariffs.usage import Sample
 from core.tariffs.windows import Window
 
-PUBLIC = "public"
-
-
-def normalize_group(group: str | None) -> str:
-    value = (group or "").strip().lower()
-    return value or PUBLIC
+__all__ = ["PUBLIC", "normalize_group"]
 
 
 @dataclass(frozen=True)
@@ -98,15 +93,6 @@ async def session_location(
         return None
     cp_id, site_id, site_name, list_price, max_w = row
     return Location(None, charger_id, cp_id, site_id, site_name, max_w, list_price)
-
-
-async def customer_group(session: AsyncSession, user_id: int | None) -> str:
-    if user_id is None:
-        return PUBLIC
-    group = (
-        await session.execute(select(User.customer_group).where(User.id == user_id))
-    ).scalar_one_or_none()
-    return normalize_group(group)
 
 
 async def assignments_for(

@@ -1,6 +1,8 @@
 """Prices for drivers: the quote before a session, the running cost, the final cost.
 
 Which price applies to a driver at a connector (see repository.pick_assignment):
+0. the driver's customer group there is the membership valid at that site at that time
+   (core.orgs.groups.groups_at: a member at one site is a guest at the next),
 1. a tariff attached to the charger for the driver's customer group,
 2. one attached to the charger's site for that group,
 3. the public tariff of the charger, then of the site (guests and drivers without an
@@ -23,6 +25,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import ChargingSession, ComponentKind, SessionStatus
+from core.orgs.groups import PUBLIC, groups_at
 from core.tariffs import repository as repo
 from core.tariffs.engine import (
     ComponentSpec,
@@ -68,15 +71,19 @@ def list_price_spec(ore_per_kwh_incl_vat: int) -> TariffSpec:
 
 
 async def _resolve_many(
-    session: AsyncSession, locations: Iterable[repo.Location], group: str, at: datetime
+    session: AsyncSession, locations: Iterable[repo.Location], user_id: int | None, at: datetime
 ) -> dict[int, Resolved]:
-    """Resolved prices keyed by charger id (connectors of one charger share a price)."""
+    """Resolved prices keyed by charger id (connectors of one charger share a price), each
+    for the driver's group at that charger's site at `at`."""
     locs = {loc.charger_id: loc for loc in locations}
-    assignments = await repo.assignments_for(session, locs.values(), {group}, at)
-    picked = {cid: repo.pick_assignment(assignments, loc, group) for cid, loc in locs.items()}
+    group_of_site = await groups_at(session, user_id, {loc.site_id for loc in locs.values()}, at)
+    groups = {cid: group_of_site[loc.site_id] for cid, loc in locs.items()}
+    assignments = await repo.assignments_for(session, locs.values(), set(groups.values()), at)
+    picked = {cid: repo.pick_assignment(assignments, loc, groups[cid]) for cid, loc in locs.items()}
     tariffs = await repo.tariffs_by_id(session, {a.tariff_id for a in picked.values() if a})
     out = {}
     for cid, loc in locs.items():
+        group = groups[cid]
         assignment = picked[cid]
         if assignment is not None:
             out[cid] = Resolved(repo.spec_of(tariffs[assignment.tariff_id]), "tariff", group)
@@ -118,8 +125,7 @@ async def quotes(
     locations = await repo.connector_locations(session, connector_pks)
     if not locations:
         return {}
-    group = await repo.customer_group(session, user_id)
-    resolved = await _resolve_many(session, locations.values(), group, at)
+    resolved = await _resolve_many(session, locations.values(), user_id, at)
     areas = _spot_areas(r.spec for r in resolved.values())
     spot = await repo.spot_prices(session, areas, at, at) if areas else {}
     return {pk: _quote(resolved[loc.charger_id], loc, at, spot) for pk, loc in locations.items()}
@@ -217,11 +223,11 @@ async def _cost(
     session: AsyncSession, cs: ChargingSession, end: datetime, *, final: bool
 ) -> CostBreakdown:
     loc = await repo.session_location(session, cs.charger_id, cs.connector_pk)
-    group = await repo.customer_group(session, cs.user_id)
     if loc is None:
-        resolved = Resolved(None, "none", group)
+        resolved = Resolved(None, "none", PUBLIC)
     else:
-        resolved = (await _resolve_many(session, [loc], group, cs.started_at))[loc.charger_id]
+        resolved = (await _resolve_many(session, [loc], cs.user_id, cs.started_at))[loc.charger_id]
+    group = resolved.group
     if resolved.spec is None:
         return CostBreakdown(
             lines=[],

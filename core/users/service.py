@@ -81,13 +81,14 @@ async def add_user(
     session: AsyncSession,
     phone: str,
     name: str = "",
-    group: str = "public",
     email: str | None = None,
 ) -> User:
+    """A driver. Customer groups are memberships of an organisation (core.orgs), not a
+    property of the driver: a member at one site is a guest at the next."""
     phone = normalize_phone(phone)
     if (await session.execute(select(User.id).where(User.phone == phone))).first():
         raise UserError(f"a user with phone {phone} exists already")
-    user = User(phone=phone, name=name, customer_group=group, email=email)
+    user = User(phone=phone, name=name, email=email)
     session.add(user)
     await session.flush()
     return user

@@ -1,26 +1,35 @@
-"""Operator REST API through the real ASGI app, with a real gateway and charger behind it."""
+"""Operator REST API (/api/v1) through the real ASGI app, with a real gateway and charger
+behind it, called with an API key as scripts do."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
+from ocpp.v16 import call as call16
 
-from api.app import create_app
-from api.deps import Services
+from core.models import Role
+from core.orgs import apikeys
+from core.orgs.schemas import ApiKeyIn
+from core.orgs.scope import Actor
 from ladeflyt.contracts import contracts
-from tests.helpers import add_fleet, boot16, connect
-
-AUTH = {"Authorization": "Bearer test-operator-token"}
+from tests.helpers import add_fleet, arrange, boot16, connect
 
 
 @pytest.fixture
 async def client(runtime):
-    ctx = runtime.gateway_ctx
-    app = create_app(Services(runtime.settings, ctx.sessions, ctx.commands))
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
+        transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://test"
     ) as c:
         yield c
+
+
+@pytest.fixture
+async def auth(runtime) -> dict[str, str]:
+    async def work(s):
+        return await apikeys.create_key(s, Actor.cli(), ApiKeyIn(role=Role.OPERATOR_ADMIN))
+
+    created = await arrange(runtime, work)
+    return {"Authorization": f"Bearer {created.key}"}
 
 
 def test_checked_in_contracts_match_the_code():
@@ -34,59 +43,69 @@ async def test_healthz_reports_database_and_connections(client):
     assert response.json() == {"status": "ok", "database": "ok", "chargers_connected": 0}
 
 
-async def test_operator_endpoints_need_the_token(client, runtime):
-    assert (await client.get("/api/chargers")).status_code == 401
-    bad = await client.get("/api/chargers", headers={"Authorization": "Bearer nope"})
+async def test_operator_endpoints_need_a_key_and_the_old_routes_are_gone(client, auth):
+    missing = await client.get("/api/v1/chargers")
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == "Bearer"
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["status"] == 401
+    bad = await client.get("/api/v1/chargers", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401
-    runtime.settings.operator_token = ""
-    disabled = await client.get("/api/chargers", headers=AUTH)
-    assert disabled.status_code == 404
+    assert (await client.get("/api/chargers", headers=auth)).status_code == 404
 
 
-async def test_chargers_and_sessions_are_listed(client, runtime, ocpp_url):
-    await add_fleet(runtime, "CP-1", "CP-2")
+async def test_chargers_and_sessions_are_listed_with_paging(client, runtime, ocpp_url, auth):
+    await add_fleet(runtime, "CP-1", "CP-2", "CP-3")
     async with connect(ocpp_url, "CP-1") as cp:
         await cp.call(boot16())
-        from ocpp.v16 import call as call16
-
         await cp.call(
             call16.StartTransaction(
                 connector_id=1, id_tag="TAG-OK", meter_start=0, timestamp="2026-11-29T08:00:00Z"
             )
         )
-        chargers = (await client.get("/api/chargers", headers=AUTH)).json()
-        assert [c["charge_point_id"] for c in chargers] == ["CP-1", "CP-2"]
-        assert chargers[0]["online"] is True and chargers[1]["online"] is False
-        assert [k["evse_id"] for k in chargers[0]["connectors"]] == [1, 2]
-        one = await client.get("/api/chargers/CP-1", headers=AUTH)
+        page = (await client.get("/api/v1/chargers?limit=2", headers=auth)).json()
+        assert [c["charge_point_id"] for c in page["items"]] == ["CP-1", "CP-2"]
+        assert page["items"][0]["online"] is True and page["items"][1]["online"] is False
+        assert [k["evse_id"] for k in page["items"][0]["connectors"]] == [1, 2]
+        rest = await client.get(f"/api/v1/chargers?cursor={page['next_cursor']}", headers=auth)
+        assert [c["charge_point_id"] for c in rest.json()["items"]] == ["CP-3"]
+        assert rest.json()["next_cursor"] is None
+        one = await client.get(f"/api/v1/chargers/{page['items'][0]['id']}", headers=auth)
         assert one.json()["vendor"] == "Zaptec"
-        sessions = (await client.get("/api/sessions?active=true", headers=AUTH)).json()
-        assert len(sessions) == 1 and sessions[0]["charger_id"] == "CP-1"
-    assert (await client.get("/api/chargers/NOPE", headers=AUTH)).status_code == 404
+        sessions = (await client.get("/api/v1/sessions?status=active", headers=auth)).json()
+        assert [s["charge_point_id"] for s in sessions["items"]] == ["CP-1"]
+    missing = await client.get("/api/v1/chargers/999999", headers=auth)
+    assert missing.status_code == 404 and missing.json()["title"] == "Not found"
+    bad_cursor = await client.get("/api/v1/chargers?cursor=not-a-cursor", headers=auth)
+    assert bad_cursor.status_code == 422
 
 
-async def test_command_endpoint_answers_per_outcome(client, runtime, ocpp_url):
+async def test_command_endpoint_answers_per_outcome(client, runtime, ocpp_url, auth):
     await add_fleet(runtime, "CP-1")
-    offline = await client.post(
-        "/api/chargers/CP-1/commands", headers=AUTH, json={"command": "reset", "kind": "soft"}
-    )
+    charger = (await client.get("/api/v1/chargers", headers=auth)).json()["items"][0]["id"]
+    url = f"/api/v1/chargers/{charger}/commands"
+    offline = await client.post(url, headers=auth, json={"command": "reset", "kind": "soft"})
     assert offline.status_code == 409
+    assert offline.json()["type"] == "https://ladeflyt.no/problems/charger_offline"
     async with connect(ocpp_url, "CP-1") as cp:
         ok = await client.post(
-            "/api/chargers/CP-1/commands",
-            headers=AUTH,
-            json={"command": "remote_start", "id_token": "TAG-OK", "evse_id": 1},
+            url, headers=auth, json={"command": "remote_start", "id_token": "TAG-OK", "evse_id": 1}
         )
         assert ok.status_code == 200
         assert ok.json() == {"status": "Accepted", "accepted": True, "payload": {}}
         assert cp.received[0][0] == "RemoteStartTransaction"
         invalid = await client.post(
-            "/api/chargers/CP-1/commands",
-            headers=AUTH,
+            url,
+            headers=auth,
             json={"command": "set_charging_profile", "evse_id": 1, "profile": {"bogus": 1}},
         )
         assert invalid.status_code == 422
-    unknown = await client.post(
-        "/api/chargers/CP-1/commands", headers=AUTH, json={"command": "self_destruct"}
-    )
+    unknown = await client.post(url, headers=auth, json={"command": "self_destruct"})
     assert unknown.status_code == 422
+    assert unknown.json()["errors"]
+    audit = (await client.get("/api/v1/audit", headers=auth)).json()["items"]
+    assert [a["after"]["command"] for a in audit if a["action"] == "charger.command"] == [
+        "SetChargingProfile",
+        "RemoteStart",
+        "Reset",
+    ]

@@ -27,10 +27,14 @@ from tests.tariffs.builders import Place, charged, database, oslo, transaction
 SITE = "Solsiden borettslag"
 
 SETUP = [
+    ["org", "add", SITE, "--org-number", "987654325", "--kind", "borettslag"],
+    ["site", "add", SITE, "--org", SITE, "--address", "Solsidevegen 1"],
     ["charger", "add", "SOL-1", "--site", SITE, "--connectors", "2", "--max-kw", "22"],
-    ["user", "add", "91000001", "--name", "Kari Nordmann", "--group", "member"],
-    ["user", "add", "91000002", "--name", "Ola Hansen", "--group", "employee"],
-    ["user", "add", "91000003", "--name", "Gjest Gjestesen", "--group", "guest"],
+    ["user", "add", "91000001", "--name", "Kari Nordmann"],
+    ["user", "add", "91000002", "--name", "Ola Hansen"],
+    ["user", "add", "91000003", "--name", "Gjest Gjestesen"],
+    ["member", "add", "91000001", "--org", SITE, "--group", "member", "--ref", "H0101"],
+    ["member", "add", "91000002", "--org", SITE, "--group", "employee"],
     ["invoices", "customer", "91000001", "--invoice-billing"],
     ["invoices", "customer", "91000002", "--invoice-billing", "--company", "Hansen Transport AS",
      "--org-number", "974760673", "--street", "Storgata 1", "--postal-code", "3475",
@@ -99,7 +103,7 @@ def test_worked_example_borettslag_prices_and_one_month_of_invoices(ladeflyt, db
     assert "200 øre/kWh  Energy, weekdays 16:00\u201308:00  (not now)" in employee
     guest = json.loads(ladeflyt(*at_noon, "--user", "91000003", "--json"))
     assert (guest["customer_group"], guest["tariff_name"], guest["headline_ore_per_kwh"]) == (
-        "guest",
+        "public",
         "Gjest",
         450,
     )

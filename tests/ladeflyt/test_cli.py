@@ -45,7 +45,7 @@ async def test_register_charger_user_token_then_charge_and_list_sessions_as_json
         "--password",
         "sixteen-bytes-long!",
     )
-    ladeflyt(db_url, "user", "add", "912 34 567", "--name", "Kari", "--group", "member")
+    ladeflyt(db_url, "user", "add", "912 34 567", "--name", "Kari")
     ladeflyt(db_url, "token", "add", "04aabbcc", "--user", "+4791234567")
     # A tag charges only for a driver who can pay: Kari is invoiced monthly.
     ladeflyt(db_url, "invoices", "customer", "+4791234567", "--invoice-billing")

@@ -16,6 +16,7 @@ from core.models import ChargingSession, Connector, MeterSample, Site, User
 from core.tariffs import admin
 from core.timeutil import OSLO
 from core.users.service import add_user
+from tests.helpers import enrol, owned_site
 
 
 def oslo(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -55,6 +56,7 @@ async def place(
     max_kw: int = 22,
     connectors: int = 2,
 ) -> Place:
+    await owned_site(session, site)
     row = await add_charger(
         session, charger, site_name=site, connectors=connectors, max_power_w=max_kw * 1000
     )
@@ -74,9 +76,18 @@ async def place(
 
 
 async def driver(
-    session: AsyncSession, phone: str, group: str, *, name: str = "", invoice: bool = False
+    session: AsyncSession,
+    phone: str,
+    group: str,
+    *,
+    name: str = "",
+    invoice: bool = False,
+    at: str = "Solsiden borettslag",
 ) -> User:
-    user = await add_user(session, phone, name=name or phone, group=group)
+    """A driver; in `group` (unless public) as a member of the organisation owning site `at`."""
+    user = await add_user(session, phone, name=name or phone)
+    if group != "public":
+        await enrol(session, user, at, group)
     user.invoice_billing = invoice
     await session.flush()
     return user

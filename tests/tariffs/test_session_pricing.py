@@ -217,6 +217,13 @@ async def test_a_charger_stop_over_ocpp_stores_the_price(runtime, ocpp_url):
             text("UPDATE chargers SET site_id = :site WHERE charge_point_id = 'CP-1'"),
             {"site": cs_site.site_id},
         )
+        # The borettslag Kari is a member of owns this site too.
+        await s.execute(
+            text(
+                "UPDATE sites SET organisation_id = (SELECT organisation_id FROM sites "
+                "WHERE name = 'Klokkarstua') WHERE name = 'Klokkarstua-2'"
+            )
+        )
 
     await arrange(runtime, prices)
     async with connect(ocpp_url, "CP-1") as cp:

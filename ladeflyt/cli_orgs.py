@@ -151,17 +151,16 @@ def cmd_org_group_add(args: argparse.Namespace, settings: Settings) -> None:
 
 # --------------------------------------------------------------------------- site
 
-_SITE_COMMANDS: dict[int, Any] = {}
-
-
 def site_subparsers(sub: Any) -> Any:
     """The subcommands of `ladeflyt site`, made once per parser: other modules register
-    theirs on it (e.g. `site power`), before or after this one."""
-    key = id(sub)
-    if key not in _SITE_COMMANDS:
+    theirs on it (e.g. `site power`), before or after this one. Kept on the parser itself
+    (an id()-keyed registry would hand a new parser a dead one's subcommands)."""
+    existing = getattr(sub, "ladeflyt_site_commands", None)
+    if existing is None:
         parser = sub.add_parser("site", help="sites (places with chargers)")
-        _SITE_COMMANDS[key] = parser.add_subparsers(dest="site_command", required=True)
-    return _SITE_COMMANDS[key]
+        existing = parser.add_subparsers(dest="site_command", required=True)
+        sub.ladeflyt_site_commands = existing
+    return existing
 
 
 def cmd_site_add(args: argparse.Namespace, settings: Settings) -> None:

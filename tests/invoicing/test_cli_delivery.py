@@ -99,7 +99,7 @@ def test_the_borettslag_example_ends_with_invoices_delivered(ladeflyt, db_url, s
 
 
 def test_consents_from_the_bank_network_move_a_customer_to_efaktura(ladeflyt, tmp_path):
-    for args in SETUP[:3]:
+    for args in (a for a in SETUP if a[:2] == ["user", "add"]):
         ladeflyt(*args)
     consents = Path(tmp_path / "consents.csv")
     consents.write_text(

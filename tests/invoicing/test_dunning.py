@@ -66,7 +66,7 @@ async def test_the_reminder_goes_on_day_five_once_and_never_in_quiet_hours(db_ur
         kari = sent[f"invoice:{ids['kari']}:reminder:5"]
         assert kari.to == "+4791000001" and kari.status == "queued"
         assert kari.body == (
-            "Påminnelse: faktura 1 på kr 60,00 forfalt 15.04.2026. "
+            "Påminnelse fra Solsiden Lading AS: faktura 1 på kr 60,00 forfalt 15. apr. 2026. "
             f"Betal her: https://lading.example/invoice/link-{ids['kari']}-5"
         )
         # No second reminder unless the operator asks for one.
@@ -101,7 +101,8 @@ async def test_a_second_reminder_carries_the_fee_only_from_day_fourteen(db_url, 
         assert await dunning.queue_reminders(s, settings, link, day14, at(day14)) == 0
         second = (await reminders(s))[f"invoice:{ids['kari']}:reminder:14"]
         assert second.body.startswith(
-            "Påminnelse: faktura 1 på kr 130,00 (inkl. purregebyr kr 70,00) forfalt 15.04.2026."
+            "Påminnelse fra Solsiden Lading AS: faktura 1 på kr 130,00 "
+            "(inkl. purregebyr kr 70,00) forfalt 15. apr. 2026."
         )
         detail = await get_invoice(s, ids["kari"], None)
         assert detail is not None

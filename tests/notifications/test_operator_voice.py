@@ -173,6 +173,7 @@ def _values(language: str) -> dict[str, object]:
         "kwh": kwh(1_234_567, language),
         "cost": kroner(big, language),
         "amount": kroner(big, language),
+        "fee": kroner(7_000, language),
         "minutes": 95,
         "link": "https://ladeflyt.example.no/pay/c/abc",
         "receipt": "https://ladeflyt.example.no/receipts/1?t=abc",

@@ -22,6 +22,7 @@ from tests.billing.scenario import march
 from tests.invoicing.conftest import pdf_text
 from tests.tariffs.builders import database, transaction
 
+
 @pytest.fixture
 async def api(db_url, seller):
     settings = Settings(database_url=db_url)

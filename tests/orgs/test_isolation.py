@@ -34,6 +34,18 @@ UNSCOPED = {
 COOKIE_ONLY = {("DELETE", "/api/v1/auth/sessions/{staff_session_id}")}
 # Operator-only creations that name no organisation's object: a 403 for organisation keys.
 OPERATOR_ONLY = {("POST", "/api/v1/organisations")}
+# The operator's invoicing of its customers (tests/invoicing/test_api.py): a 403 for every
+# organisation key, whatever the id (so nothing about any object is confirmed).
+INVOICING = {
+    ("GET", "/api/v1/customers/{phone}/invoice-delivery"),
+    ("PUT", "/api/v1/customers/{phone}/invoice-delivery"),
+    ("GET", "/api/v1/invoices/{invoice_id}/deliveries"),
+    ("POST", "/api/v1/invoices/{invoice_id}/resend"),
+    ("GET", "/api/v1/invoices/{invoice_id}/pdf"),
+    ("GET", "/api/v1/invoices/overdue"),
+    ("GET", "/api/v1/invoice-runs"),
+}
+SKIP = UNSCOPED | INVOICING
 
 # Required query parameters of list/report routes.
 QUERY = {"/api/v1/reports/energy": {"from": "2020-01-01T00:00:00Z", "to": "2099-01-01T00:00:00Z"}}
@@ -163,7 +175,7 @@ def test_every_route_is_covered(app):
     ops = routes(app)
     assert len(ops) > 30
     for op in ops:
-        if (op.method, op.path) in UNSCOPED:
+        if (op.method, op.path) in SKIP:
             continue
         for name in op.params:
             assert name in side.ids, f"{op.method} {op.path}: add `{name}` to the world"
@@ -180,7 +192,7 @@ async def test_another_organisations_objects_are_404_on_every_route(client, worl
     checked = 0
     for op in routes(client._transport.app):
         where = f"{op.method} {op.path}"
-        if (op.method, op.path) in UNSCOPED | COOKIE_ONLY:
+        if (op.method, op.path) in SKIP | COOKIE_ONLY:
             continue
         payloads = bodies(op.body, a, b) if op.body else [None]
         if (op.method, op.path) in OPERATOR_ONLY:
@@ -224,13 +236,26 @@ async def test_the_same_routes_work_on_the_callers_own_objects(client, world: Wo
     a = world.a
     key = a.keys["org_admin"]
     for op in routes(client._transport.app):
-        if (op.method, op.path) in UNSCOPED | COOKIE_ONLY | OPERATOR_ONLY:
+        if (op.method, op.path) in SKIP | COOKIE_ONLY | OPERATOR_ONLY:
             continue
         for payload in bodies(op.body, a, a) if op.body else [None]:
             response = await call(client, op, a.ids, key, payload)
             where = f"{op.method} {op.path} {payload}: {response.text}"
             # 409: the charger is offline, or the object exists already.
             assert response.status_code in (200, 201, 204, 409), where
+
+
+async def test_invoicing_is_the_operators_alone(client, world: World):
+    served = {(op.method, op.path) for op in routes(client._transport.app)}
+    assert served >= INVOICING
+    ids = {"phone": "+4791234567", "invoice_id": 1}
+    for method, path in sorted(INVOICING):
+        url = path.format(**{k: v for k, v in ids.items() if "{" + k + "}" in path})
+        for key in world.a.keys.values():
+            response = await client.request(method, url, headers=bearer(key), json={})
+            assert response.status_code == 403, f"{method} {url}: {response.text}"
+        response = await client.request(method, url, headers=bearer(world.operator_key))
+        assert response.status_code != 403, f"{method} {url} for the operator"
 
 
 async def test_operator_keys_see_every_organisation_and_the_operators_own_sites(

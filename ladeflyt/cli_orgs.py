@@ -151,6 +151,7 @@ def cmd_org_group_add(args: argparse.Namespace, settings: Settings) -> None:
 
 # --------------------------------------------------------------------------- site
 
+
 def site_subparsers(sub: Any) -> Any:
     """The subcommands of `ladeflyt site`, made once per parser: other modules register
     theirs on it (e.g. `site power`), before or after this one. Kept on the parser itself

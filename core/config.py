@@ -210,6 +210,12 @@ class Settings(BaseSettings):
     # Staff who sign in by e-mail get their code through the same mail port as invoices
     # (LADEFLYT_SMTP_URL, LADEFLYT_MAIL_FROM; unset: printed to the log).
 
+    # ---- The dashboard (issue 12): server-rendered pages for staff ----
+    # Where it is served (the same process as the API).
+    dashboard_path: str = "/dashboard"
+    # How long a one-time sign-in link (`make run` prints them for the demo admins) works.
+    dashboard_link_ttl_s: int = Field(default=3600, ge=60)
+
 
 _WILDCARDS = {"", "0.0.0.0", "::"}
 

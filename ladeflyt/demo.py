@@ -11,6 +11,7 @@ Ingrid (public, pays by saved sandbox card). Kari pays the public price at Tofte
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -215,3 +216,54 @@ def demo_charge_point_ids() -> list[str]:
 
 def demo_id_tags() -> list[str]:
     return [tag for *_, tags in USERS for tag in tags]
+
+
+# The demo's dashboard users: the operator's admin (TOTP, as every operator role) and the
+# board of Klokkarstua borettslag. `serve --demo` prints a one-time sign-in link for each.
+DEMO_OPERATOR_ADMIN = "drift@ladeflyt.example"
+DEMO_BORETTSLAG_ADMIN = "styret@klokkarstua.example"
+
+
+async def seed_staff(session: AsyncSession) -> None:
+    """The demo's two dashboard users (once)."""
+    from core.models import Role
+    from core.orgs import repository as repo
+    from core.orgs import staff
+    from core.orgs.scope import Actor
+
+    actor = Actor.cli("demo")
+    if await repo.staff_by_identity(session, DEMO_OPERATOR_ADMIN) is None:
+        await staff.add_staff(
+            session, actor, DEMO_OPERATOR_ADMIN, Role.OPERATOR_ADMIN, name="Drift (demo)"
+        )
+    if await repo.staff_by_identity(session, DEMO_BORETTSLAG_ADMIN) is None:
+        org = (
+            await session.execute(
+                select(Organisation).where(Organisation.name == KLOKKARSTUA_BRL.name)
+            )
+        ).scalar_one()
+        await staff.add_staff(
+            session, actor, DEMO_BORETTSLAG_ADMIN, Role.ORG_ADMIN, org.id, name="Styret (demo)"
+        )
+
+
+async def sign_in_links(session: AsyncSession, runtime: Any) -> list[tuple[str, str, str | None]]:
+    """(who, one-time link, TOTP setup URI or None) for each demo dashboard user."""
+    from core.orgs import repository as repo
+    from core.orgs import totp
+    from core.users.auth import load_secret
+
+    settings = runtime.settings
+    base = settings.public_base_url.rstrip("/") + "/" + settings.dashboard_path.strip("/")
+    out: list[tuple[str, str, str | None]] = []
+    for who, email in (
+        ("operator admin", DEMO_OPERATOR_ADMIN),
+        ("Klokkarstua borettslag admin", DEMO_BORETTSLAG_ADMIN),
+    ):
+        code = await runtime.staff_auth.link_code(session, email, settings.dashboard_link_ttl_s)
+        person = await repo.staff_by_identity(session, email)
+        uri = None
+        if person is not None and person.totp_nonce and person.totp_confirmed_at is None:
+            uri = totp.provisioning_uri(load_secret(settings), person)
+        out.append((who, f"{base}/sign-in/code?identity={email}&code={code}", uri))
+    return out

@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.app import create_app
+from api.dashboard import DashboardServices, dashboard_router
 from api.deps import Services
 from api.graphql.context import DriverServices
 from core.bus import InProcessCommandBus, InProcessEventBus
@@ -151,10 +152,14 @@ class Runtime:
         # One mail port for invoices, receipts and staff sign-in codes (LADEFLYT_SMTP_URL).
         mail = mail or mail_sender(settings)
         deliveries, scheduler = invoice_delivery(settings, sessions, mail)
+        staff_auth = StaffAuth(settings, sms, mail)
         routers = [
             sms_router(InboundSmsServices(settings, sessions, commands, payments)),
             webhook_router(payments, worker.kick),
             pages_router(payments, bank),
+            dashboard_router(
+                DashboardServices(settings, sessions, commands, events, payments, staff_auth)
+            ),
         ]
         return cls(
             settings,
@@ -170,7 +175,7 @@ class Runtime:
             deliveries,
             scheduler,
             routers,
-            StaffAuth(settings, sms, mail),
+            staff_auth,
         )
 
     def http_app(self) -> FastAPI:

@@ -79,11 +79,20 @@ async def serve(settings: Settings, *, demo: bool = False, simulate: int = 0) ->
     sock, settings = bind_http(settings)
     runtime = Runtime.build(settings)
     if demo:
-        from ladeflyt.demo import seed
+        from ladeflyt.demo import seed, seed_staff, sign_in_links
 
         async with transaction(runtime.gateway_ctx.sessions) as session:
             if await seed(session):
                 log.info("demo data seeded")
+            await seed_staff(session)
+            links = await sign_in_links(session, runtime)
+        # Nobody is signed in automatically: one-time links to the dashboard, one per view.
+        print("\nDashboard: one-time sign-in links (valid one hour, each works once):", flush=True)
+        for who, link, totp_uri in links:
+            print(f"  {who}: {link}", flush=True)
+            if totp_uri:
+                print(f"    then the authenticator code; add this to your app: {totp_uri}")
+        print(flush=True)
     server = _Server(
         uvicorn.Config(
             runtime.http_app(),

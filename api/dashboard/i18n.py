@@ -1,0 +1,186 @@
+"""The dashboard's words in Norwegian (default) and English; numbers and dates come from
+core.l10n (Babel)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core import l10n
+
+NB: dict[str, str] = {
+    "dashboard": "Kontrollpanel",
+    "overview": "Oversikt",
+    "energy": "Energi og kostnad",
+    "history": "Ladehistorikk",
+    "sharing": "Kostnadsdeling",
+    "people": "Personer",
+    "prices": "Priser",
+    "power": "Effektstyring",
+    "support": "Kundeservice",
+    "invoicing": "Fakturering",
+    "chargers": "Ladere",
+    "sign_in": "Logg inn",
+    "sign_out": "Logg ut",
+    "identity": "E-post eller mobilnummer",
+    "send_code": "Send kode",
+    "code": "Engangskode",
+    "code_sent": "Vi har sendt en kode hvis adressen hører til en bruker.",
+    "totp": "Kode fra autentiseringsappen",
+    "totp_setup": (
+        "Legg til Ladeflyt i autentiseringsappen (skann QR-koden), og skriv inn koden den viser."
+    ),
+    "secret": "Hemmelig nøkkel",
+    "continue": "Fortsett",
+    "menu": "Meny",
+    "skip": "Hopp til innholdet",
+    "language": "English",
+    "signed_in_as": "Innlogget som",
+    "sites": "Anlegg",
+    "site": "Anlegg",
+    "charger": "Lader",
+    "connector": "Kontakt",
+    "status": "Status",
+    "power_now": "Effekt nå",
+    "sessions_now": "Ladinger nå",
+    "energy_today": "Energi i dag",
+    "faults": "Feil",
+    "online": "Tilkoblet",
+    "offline": "Frakoblet",
+    "map": "Kart",
+    "list": "Liste",
+    "organisation": "Organisasjon",
+    "all": "Alle",
+    "live": "Oppdateres fortløpende",
+    "none": "Ingen",
+    "no_sites": "Ingen anlegg å vise.",
+    "error": "Noe gikk galt",
+    "not_found": "Fant ikke dette",
+    "forbidden": "Rollen din gir ikke tilgang til dette",
+    "back": "Tilbake",
+    "st_Available": "Ledig",
+    "st_Preparing": "Klargjør",
+    "st_Charging": "Lader",
+    "st_SuspendedEV": "Pause (bil)",
+    "st_SuspendedEVSE": "Pause (lader)",
+    "st_Finishing": "Avslutter",
+    "st_Reserved": "Reservert",
+    "st_Occupied": "Opptatt",
+    "st_Unavailable": "Utilgjengelig",
+    "st_Faulted": "Feil",
+    "st_Unknown": "Ukjent",
+}
+
+EN: dict[str, str] = {
+    "dashboard": "Dashboard",
+    "overview": "Overview",
+    "energy": "Energy and cost",
+    "history": "Charging history",
+    "sharing": "Cost sharing",
+    "people": "People",
+    "prices": "Prices",
+    "power": "Power management",
+    "support": "Customer support",
+    "invoicing": "Invoicing",
+    "chargers": "Chargers",
+    "sign_in": "Sign in",
+    "sign_out": "Sign out",
+    "identity": "E-mail or mobile number",
+    "send_code": "Send code",
+    "code": "One-time code",
+    "code_sent": "We have sent a code if the address belongs to a user.",
+    "totp": "Code from your authenticator app",
+    "totp_setup": (
+        "Add Ladeflyt to your authenticator app (scan the QR code) and enter the code it shows."
+    ),
+    "secret": "Secret key",
+    "continue": "Continue",
+    "menu": "Menu",
+    "skip": "Skip to content",
+    "language": "Norsk",
+    "signed_in_as": "Signed in as",
+    "sites": "Sites",
+    "site": "Site",
+    "charger": "Charger",
+    "connector": "Connector",
+    "status": "Status",
+    "power_now": "Power now",
+    "sessions_now": "Sessions now",
+    "energy_today": "Energy today",
+    "faults": "Faults",
+    "online": "Online",
+    "offline": "Offline",
+    "map": "Map",
+    "list": "List",
+    "organisation": "Organisation",
+    "all": "All",
+    "live": "Updates live",
+    "none": "None",
+    "no_sites": "No sites to show.",
+    "error": "Something went wrong",
+    "not_found": "Not found",
+    "forbidden": "Your role does not allow this",
+    "back": "Back",
+    "st_Available": "Available",
+    "st_Preparing": "Preparing",
+    "st_Charging": "Charging",
+    "st_SuspendedEV": "Paused (car)",
+    "st_SuspendedEVSE": "Paused (charger)",
+    "st_Finishing": "Finishing",
+    "st_Reserved": "Reserved",
+    "st_Occupied": "Occupied",
+    "st_Unavailable": "Unavailable",
+    "st_Faulted": "Faulted",
+    "st_Unknown": "Unknown",
+}
+
+TEXTS = {"nb": NB, "en": EN}
+
+
+class Words:
+    """`t.key` or `t("key")` in templates; a missing word shows its key (found in tests)."""
+
+    def __init__(self, lang: str) -> None:
+        self._words = TEXTS.get(lang, NB)
+
+    def __getattr__(self, key: str) -> str:
+        return self._words.get(key, key)
+
+    def __call__(self, key: str, **values: Any) -> str:
+        text = self._words.get(key, key)
+        return text.format(**values) if values else text
+
+
+class Formats:
+    """Numbers, money and dates in the page's language (core.l10n)."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def money(self, ore: int | None) -> str:
+        return l10n.money(ore, self.lang)
+
+    def amount(self, ore: int | None) -> str:
+        return "" if ore is None else l10n.amount(ore, self.lang)
+
+    def kwh(self, wh: int | None) -> str:
+        return l10n.kwh(wh or 0, self.lang)
+
+    def kw(self, w: int | None) -> str:
+        return l10n.number((w or 0) / 1000, self.lang, decimals=1)
+
+    def number(self, value: Any, decimals: int = 0) -> str:
+        return l10n.number(value, self.lang, decimals=decimals)
+
+    def day(self, value: Any) -> str:
+        return "" if value is None else l10n.day(value, self.lang)
+
+    def clock(self, value: Any) -> str:
+        return "" if value is None else l10n.clock(value, self.lang)
+
+    def when(self, value: Any) -> str:
+        return (
+            "" if value is None else f"{l10n.day(value, self.lang)} {l10n.clock(value, self.lang)}"
+        )
+
+    def unit_price(self, ore: Any) -> str:
+        return l10n.unit_price(ore, self.lang)

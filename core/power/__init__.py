@@ -1,0 +1,1 @@
+"""Power management: sharing a site's grid connection between its chargers (issue 13)."""

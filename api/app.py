@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from fastapi import APIRouter, FastAPI
 
 from api import problems
+from api.body_limit import BodyLimit
 from api.deps import Services
 from api.docs import add_docs
 from api.graphql.context import DriverServices
@@ -35,6 +36,7 @@ def create_app(
     )
     add_docs(app)
     app.state.services = services
+    app.add_middleware(BodyLimit, max_bytes=services.settings.http_max_body_bytes)
     problems.install(app)
     app.include_router(router)
     app.include_router(invoices_router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -19,6 +20,8 @@ from core.orgs.errors import OrgError
 
 PROBLEM_TYPE = "application/problem+json"
 PREFIX = "/api/v1"
+
+log = logging.getLogger("api.http")
 
 
 class Problem(BaseModel):
@@ -81,6 +84,13 @@ def _ours(request: Request) -> bool:
     return request.url.path.startswith(PREFIX)
 
 
+def _log(request: Request, status: int, detail: object) -> None:
+    """A client's mistake, in one line at INFO (a server fault is logged where it happens,
+    with its traceback)."""
+    if status < 500:
+        log.info("client error %s on %s %s: %s", status, request.method, request.url.path, detail)
+
+
 def install(app: FastAPI) -> None:
     """Problem details for /api/v1; every other path keeps FastAPI's own error bodies."""
 
@@ -88,6 +98,7 @@ def install(app: FastAPI) -> None:
     async def org_error(request: Request, exc: OrgError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         kind = _KINDS.get(type(exc).__name__, "error")
+        _log(request, exc.status, exc.message)
         return problem(
             exc.status,
             exc.message,
@@ -99,6 +110,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        _log(request, exc.status_code, exc.detail)
         if not _ours(request):
             return await http_exception_handler(request, exc)
         detail = exc.detail if isinstance(exc.detail, str) else None
@@ -111,6 +123,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        _log(request, 422, "request not valid")
         if not _ours(request):
             return await request_validation_exception_handler(request, exc)
         errors = [

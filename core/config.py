@@ -216,6 +216,11 @@ class Settings(BaseSettings):
     # How long a one-time sign-in link (`make run` prints them for the demo admins) works.
     dashboard_link_ttl_s: int = Field(default=3600, ge=60)
 
+    # ---- HTTP: answers that are true (issue 10) ----
+    # Request bodies over this many bytes are refused with 413 before they are parsed
+    # (GraphQL, the operator API, pages and webhooks alike).
+    http_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
 
 _WILDCARDS = {"", "0.0.0.0", "::"}
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -113,6 +115,56 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+_IO = TypeVar("_IO", bound=Callable[..., Awaitable[Any]])
+
+
+def _one_at_a_time(method: _IO) -> _IO:
+    @functools.wraps(method)
+    async def serial(self: SerialSession, *args: Any, **kwargs: Any) -> Any:
+        async with self.io_lock:
+            return await method(self, *args, **kwargs)
+
+    return cast(_IO, serial)
+
+
+class SerialSession(AsyncSession):
+    """An AsyncSession that several tasks may share: its database operations take turns.
+
+    An AsyncSession must not run two operations at once (one connection, one transaction),
+    but a GraphQL request resolves its fields concurrently and they all use the request's
+    session: `{ me { phone } rfidTags { uid } }` broke the transaction
+    (PendingRollbackError). Each operation that reaches the connection waits for the one
+    before it; `scalars`/`stream_scalars` go through `execute`/`stream`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.io_lock = asyncio.Lock()
+
+    execute = _one_at_a_time(AsyncSession.execute)
+    scalar = _one_at_a_time(AsyncSession.scalar)  # type: ignore[assignment, arg-type]
+    get = _one_at_a_time(AsyncSession.get)
+    get_one = _one_at_a_time(AsyncSession.get_one)
+    stream = _one_at_a_time(AsyncSession.stream)
+    refresh = _one_at_a_time(AsyncSession.refresh)
+    merge = _one_at_a_time(AsyncSession.merge)
+    merge_all = _one_at_a_time(AsyncSession.merge_all)
+    delete = _one_at_a_time(AsyncSession.delete)
+    delete_all = _one_at_a_time(AsyncSession.delete_all)
+    flush = _one_at_a_time(AsyncSession.flush)
+    run_sync = _one_at_a_time(AsyncSession.run_sync)
+    connection = _one_at_a_time(AsyncSession.connection)
+    commit = _one_at_a_time(AsyncSession.commit)
+    rollback = _one_at_a_time(AsyncSession.rollback)
+    close = _one_at_a_time(AsyncSession.close)
+    reset = _one_at_a_time(AsyncSession.reset)
+    invalidate = _one_at_a_time(AsyncSession.invalidate)
+
+
+def serial_sessions(factory: async_sessionmaker[AsyncSession]) -> async_sessionmaker[SerialSession]:
+    """A factory like `factory` whose sessions are SerialSessions."""
+    return async_sessionmaker(class_=SerialSession, **factory.kw)
 
 
 @asynccontextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,9 @@ class DriverServices:
 
 
 class Context(BaseContext):
+    """What one request's resolvers share. Fields resolve concurrently: `session` must let
+    them take turns (core.db.SerialSession), and the driver is looked up once."""
+
     def __init__(self, services: DriverServices, session: AsyncSession, ip: str) -> None:
         super().__init__()
         self.services = services
@@ -37,6 +41,7 @@ class Context(BaseContext):
         self.ip = ip
         self._user: User | None = None
         self._user_loaded = False
+        self._user_lock = asyncio.Lock()
         self.chargers = DataLoader(self._load_chargers)
         self.sites = DataLoader(self._load_sites)
 
@@ -56,9 +61,14 @@ class Context(BaseContext):
         return token if scheme.lower() == "bearer" and token else None
 
     async def user(self) -> User | None:
-        if self._user_loaded:
-            return self._user
-        self._user_loaded = True
+        """The signed-in driver, or None; every field of the request waits for one lookup."""
+        async with self._user_lock:
+            if not self._user_loaded:
+                self._user = await self._load_user()
+                self._user_loaded = True
+        return self._user
+
+    async def _load_user(self) -> User | None:
         token = self._bearer()
         if token is None:
             return None
@@ -68,8 +78,8 @@ class Context(BaseContext):
             return None
         user = await self.session.get(User, claims.user_id)
         if user is not None and user.token_version == claims.token_version:
-            self._user = user
-        return self._user
+            return user
+        return None
 
     async def release(self) -> None:
         """End the request transaction (long-lived subscriptions must not hold one)."""

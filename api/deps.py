@@ -37,3 +37,10 @@ async def db_session(svc: Annotated[Services, Depends(services)]) -> AsyncIterat
         except BaseException:
             await session.rollback()
             raise
+
+
+# The request's transaction, committed when the handler returns and before the answer is
+# sent ("function" scope): a client that acts on the answer (a browser following a
+# redirect after sign-in, a script reading what it created) always finds it committed.
+# FastAPI's default ("request") would commit only after the response had gone out.
+Db = Annotated[AsyncSession, Depends(db_session, scope="function")]

@@ -21,7 +21,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Services, db_session, services
+from api.deps import Db as Db
+from api.deps import Services, services
 from api.problems import problem, problem_responses
 from core.config import Settings
 from core.orgs.errors import NotFound, Unauthenticated
@@ -31,8 +32,6 @@ from core.orgs.staff_auth import ACTIVE, StaffAuth, StaffContext
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
-
-Db = Annotated[AsyncSession, Depends(db_session)]
 
 
 def staff_auth(svc: Annotated[Services, Depends(services)]) -> StaffAuth:

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.dashboard.i18n import Formats, Words
-from api.deps import db_session
+from api.deps import Db as Db
 from api.staff_auth import Staff
 from core.bus import CommandBus, EventBus
 from core.config import Settings
@@ -29,8 +29,6 @@ from core.payments.service import Payments
 log = logging.getLogger(__name__)
 LANG_COOKIE = "ladeflyt_lang"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-
-Db = Annotated[AsyncSession, Depends(db_session)]
 
 
 @dataclass

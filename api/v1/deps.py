@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Services, db_session, services
+from api.deps import Db as Db
+from api.deps import Services, services
 from api.staff_auth import client_ip, resolve_staff, session_token
 from core.db import transaction
 from core.orgs import apikeys
@@ -16,7 +16,6 @@ from core.orgs.errors import Unauthenticated
 from core.orgs.paging import CURSOR_PATTERN, MAX_LIMIT
 from core.orgs.scope import Actor
 
-Db = Annotated[AsyncSession, Depends(db_session)]
 Svc = Annotated[Services, Depends(services)]
 INT32 = 2**31 - 1
 

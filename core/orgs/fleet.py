@@ -205,9 +205,10 @@ class SessionFilter:
     status: str | None = None
     start: datetime | None = None  # started at or after
     end: datetime | None = None  # started before
+    payment_state: str | None = None  # a SettlementState
 
 
-def _filtered(actor: Actor, f: SessionFilter) -> Select[ChargingSession]:
+def filtered_sessions(actor: Actor, f: SessionFilter) -> Select[ChargingSession]:
     query = repo.sessions_query(actor)
     if f.site_id is not None:
         query = query.where(
@@ -227,6 +228,8 @@ def _filtered(actor: Actor, f: SessionFilter) -> Select[ChargingSession]:
             query = query.where(ChargingSession.price_group == group)
     if f.status is not None:
         query = query.where(ChargingSession.status == f.status)
+    if f.payment_state is not None:
+        query = query.where(ChargingSession.payment_state == f.payment_state)
     for condition in repo.in_period(ChargingSession.started_at, f.start, f.end):
         query = query.where(condition)
     return query
@@ -238,7 +241,7 @@ async def list_sessions(
     if f.start is not None and f.end is not None and f.end <= f.start:
         raise Invalid("`to` must be after `from`")
     rows, next_cursor = await repo.page(
-        session, _filtered(actor, f), ChargingSession.id, cursor, limit, newest_first=True
+        session, filtered_sessions(actor, f), ChargingSession.id, cursor, limit, newest_first=True
     )
     return await sessions_out(session, rows), next_cursor
 
@@ -295,7 +298,9 @@ async def energy_report(
         await repo.get_organisation(session, actor, organisation_id)
     cs = ChargingSession
     base = (
-        _filtered(actor, SessionFilter(site_id=site_id, status="completed", start=start, end=end))
+        filtered_sessions(
+            actor, SessionFilter(site_id=site_id, status="completed", start=start, end=end)
+        )
         .with_only_columns(cs.id)
         .order_by(None)
     )

@@ -23,6 +23,11 @@
       var data = [spec.x].concat(spec.series.map(function (s) { return s.values; }));
       var width = Math.max(Math.min(el.clientWidth || 600, 1100), 280);
       var opts = { width: width, height: 260, series: series,
+                   // Times shown as in Oslo, on a 24-hour clock, whatever the browser's zone.
+                   tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Europe/Oslo"); },
+                   fmtDate: function (tpl) {
+                     return uPlot.fmtDate(tpl.replace("{h}:{mm}{aa}", "{HH}:{mm}").replace("{h}{aa}", "{HH}:00"));
+                   },
                    scales: { x: { time: spec.time !== false } },
                    axes: [{}, { label: spec.yLabel || "" }] };
       new uPlot(opts, data, el);

@@ -221,6 +221,11 @@ class Settings(BaseSettings):
     # (GraphQL, the operator API, pages and webhooks alike).
     http_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
+    # ---- The car identifies itself (issue 17): Autocharge, Plug & Charge, V2G ----
+    # An unknown vehicle id refused at a charger is offered for linking to the driver who
+    # charges there within this time (and to a driver who names the charger meanwhile).
+    autocharge_offer_ttl_s: int = Field(default=900, ge=60)
+
 
 _WILDCARDS = {"", "0.0.0.0", "::"}
 

@@ -10,6 +10,7 @@ from ocpp.v16.enums import Action
 
 from core import bus
 from core.chargers import service as chargers
+from core.identity.tokens import token_key
 from core.sessions import flows
 from core.sessions import service as sessions
 from core.timeutil import format_ocpp_datetime, parse_ocpp_datetime, utcnow
@@ -90,13 +91,15 @@ class V16Connection(Connection):
 
     @handles("Authorize")
     async def on_authorize(self, p: dict[str, Any]) -> dict[str, Any]:
-        auth = await flows.authorize_start(self.ctx.payments, self.charger_id, p["idTag"], utcnow())
+        tag = token_key(p["idTag"])
+        auth = await flows.authorize_start(self.ctx.payments, self.charger_id, tag, utcnow())
         return {"idTagInfo": id_tag_info(auth)}
 
     @handles("StartTransaction")
     async def on_start_transaction(self, p: dict[str, Any]) -> dict[str, Any]:
         now = utcnow()
         connector = p["connectorId"]
+        tag = token_key(p["idTag"])
         if not 1 <= connector <= self.ctx.settings.ocpp_max_connectors:
             await self._suspicious("StartTransaction", f"connectorId {connector}", p)
         # Decided (and a hold placed, for a card payer) before the write: a provider call
@@ -105,7 +108,7 @@ class V16Connection(Connection):
             self.ctx.payments,
             self.charger_id,
             connector_id=connector,
-            id_tag=p["idTag"],
+            id_tag=tag,
             meter_start_wh=p["meterStart"],
             timestamp_raw=p["timestamp"],
             at=now,
@@ -116,7 +119,7 @@ class V16Connection(Connection):
                 self.charger_id,
                 self.cp_id,
                 connector_id=connector,
-                id_tag=p["idTag"],
+                id_tag=tag,
                 meter_start_wh=p["meterStart"],
                 timestamp_raw=p["timestamp"],
                 timestamp=parse_ocpp_datetime(p["timestamp"]),
@@ -139,7 +142,7 @@ class V16Connection(Connection):
                 self.charger_id,
                 self.cp_id,
                 transaction_id=p["transactionId"],
-                id_tag=p.get("idTag"),
+                id_tag=token_key(p["idTag"]) if p.get("idTag") else None,
                 meter_stop_wh=p["meterStop"],
                 timestamp_raw=p["timestamp"],
                 timestamp=parse_ocpp_datetime(p["timestamp"]),

@@ -13,6 +13,7 @@ from ocpp.v201.enums import Action as Action201
 
 from core import bus
 from core.chargers import service as chargers
+from core.identity.tokens import token_key
 from core.sessions import flows
 from core.sessions import service as sessions
 from core.sessions.schemas import TransactionEventIn
@@ -104,7 +105,7 @@ class V2Connection(Connection):
 
     @handles("Authorize")
     async def on_authorize(self, p: dict[str, Any]) -> dict[str, Any]:
-        token = p["idToken"]["idToken"]
+        token = token_key(p["idToken"]["idToken"], p["idToken"].get("type"))
         auth = await flows.authorize_start(self.ctx.payments, self.charger_id, token, utcnow())
         return {"idTokenInfo": id_token_info(auth)}
 
@@ -113,7 +114,12 @@ class V2Connection(Connection):
         now = utcnow()
         info = p["transactionInfo"]
         evse = p.get("evse") or {}
-        token = (p.get("idToken") or {}).get("idToken") or None
+        id_token = p.get("idToken") or {}
+        token = (
+            token_key(id_token["idToken"], id_token.get("type"))
+            if id_token.get("idToken")
+            else None
+        )
         limit = self.ctx.settings.ocpp_max_connectors
         evse_id = evse.get("id")
         if evse_id is not None and evse_id > limit:

@@ -19,6 +19,7 @@ from api.graphql.types import (
     VehicleInput,
     VehicleType,
 )
+from api.graphql.vehicle_identity import VehicleIdentityMutation
 from core.models import StartChannel, User
 from core.payments import methods
 from core.sessions import driver, flows
@@ -89,7 +90,7 @@ def _vehicle_data(data: VehicleInput) -> account.VehicleInput:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(VehicleIdentityMutation):
     # ------------------------------------------------------------- sign-in
 
     @strawberry.mutation(description="Send a one-time sign-in code by SMS.")

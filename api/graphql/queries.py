@@ -30,6 +30,7 @@ from api.graphql.types import (
     SessionEdge,
     VehicleType,
 )
+from api.graphql.vehicle_identity import VehicleIdentityQuery
 from core.billing.service import list_invoices
 from core.chargers.search import (
     SearchFilter,
@@ -66,7 +67,7 @@ async def session_view(
 
 
 @strawberry.type
-class Query(RoutePlanQuery):
+class Query(RoutePlanQuery, VehicleIdentityQuery):
     @strawberry.field(description="Chargers within radiusKm of a point, nearest first.")
     async def chargers_near(
         self,

@@ -68,6 +68,15 @@ from core.models.payments import (
     WebhookEvent,
 )
 from core.models.users import IdToken, IdTokenKind, IdTokenStatus, PaymentMethod, User, Vehicle
+from core.models.vehicle_identity import (
+    ChargingContract,
+    ContractStatus,
+    EvChargingNeeds,
+    LinkOfferStatus,
+    StationCertificate,
+    V2gCredit,
+    VehicleLinkOffer,
+)
 
 __all__ = [
     "BUSY_STATUSES",
@@ -80,11 +89,13 @@ __all__ = [
     "Charger",
     "ChargerEvent",
     "ChargerVariable",
+    "ChargingContract",
     "ChargingSession",
     "ComponentKind",
     "Connector",
     "ConnectorStatus",
     "ConsentStatus",
+    "ContractStatus",
     "CreditNote",
     "CreditNoteLine",
     "CustomerGroup",
@@ -95,6 +106,7 @@ __all__ = [
     "EfakturaConsent",
     "ElectricityBill",
     "ElectricityBillShare",
+    "EvChargingNeeds",
     "GuestCheckout",
     "IdToken",
     "IdTokenKind",
@@ -106,6 +118,7 @@ __all__ = [
     "InvoiceRun",
     "InvoiceSchedule",
     "InvoiceStatus",
+    "LinkOfferStatus",
     "LoginCode",
     "Membership",
     "MeterSample",
@@ -128,11 +141,14 @@ __all__ = [
     "StaffRole",
     "StaffSession",
     "StartChannel",
+    "StationCertificate",
     "Tariff",
     "TariffAssignment",
     "TariffComponent",
     "TransactionEventRecord",
     "User",
+    "V2gCredit",
     "Vehicle",
+    "VehicleLinkOffer",
     "WebhookEvent",
 ]

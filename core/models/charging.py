@@ -47,7 +47,8 @@ class StartChannel(StrEnum):
     SMS = "sms"
     RFID = "rfid"  # the charger asked about a token (RFID card, or a cached/offline start)
     GUEST = "guest"
-    AUTOCHARGE = "autocharge"
+    AUTOCHARGE = "autocharge"  # the car's vehicle id, linked to the driver
+    PLUG_AND_CHARGE = "pnc"  # ISO 15118 contract (eMAID)
 
 
 class SettlementState(StrEnum):
@@ -120,6 +121,11 @@ class ChargingSession(Base):
     last_energy_wh: Mapped[int | None] = mapped_column(BigInteger)
     last_power_w: Mapped[int | None] = mapped_column(Integer)
     last_soc: Mapped[int | None] = mapped_column(Integer)
+    # V2G: the export register (Energy.Active.Export.Register) at start and last seen, and
+    # the energy the car delivered back (last - start).
+    meter_export_start_wh: Mapped[int | None] = mapped_column(BigInteger)
+    last_export_wh: Mapped[int | None] = mapped_column(BigInteger)
+    energy_exported_wh: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     last_sample_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # 2.x: highest seqNo applied, and whether events were queued while offline.
     last_seq_no: Mapped[int | None] = mapped_column(Integer)
@@ -166,6 +172,7 @@ class MeterSample(Base):
     current_a: Mapped[float | None] = mapped_column(Float)
     voltage_v: Mapped[float | None] = mapped_column(Float)
     soc: Mapped[int | None] = mapped_column(Integer)
+    energy_export_wh: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class TransactionEventRecord(Base):

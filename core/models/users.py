@@ -17,6 +17,8 @@ class IdTokenKind(StrEnum):
     APP = "app"
     SMS = "sms"
     GUEST = "guest"
+    VEHICLE = "vehicle"  # Autocharge: the car's id (VID:<MAC>), linked to one of her cars
+    CONTRACT = "contract"  # Plug & Charge: an eMAID (core.models.ChargingContract)
 
 
 class IdTokenStatus(StrEnum):
@@ -60,6 +62,8 @@ class IdToken(Base):
     label: Mapped[str] = mapped_column(String(80), default="")
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The car an Autocharge vehicle id belongs to.
+    vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicles.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User | None] = relationship(back_populates="id_tokens", lazy="raise")

@@ -8,9 +8,11 @@ Two entry points, one set of rules for who pays (`_payer`):
   send the remote start, and record the outcome on the session.
 - `authorize_start` — the charger asks about a token (Authorize, StartTransaction,
   TransactionEvent): a token of a remote start belongs to its STARTING session; a guest's
-  one-time token to its payment; a driver's RFID tag gets the same payment rules as the
-  app, with the hold placed off-session on the spot, and is refused (with a message for the
-  charger's display) when the driver has no way to pay.
+  one-time token to its payment; a driver's RFID tag, linked car (Autocharge vehicle id)
+  or Plug & Charge contract (eMAID) gets the same payment rules as the app, with the hold
+  placed off-session on the spot, and is refused (with a message for the charger's
+  display) when the driver has no way to pay. An unknown vehicle id is refused and
+  offered for linking (core.identity.autocharge).
 
 Whatever happens at the start, a completed session is settled by core.payments.settlement
 (a start the charger made offline, from its local cache, is charged afterwards).
@@ -27,6 +29,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import transaction
+from core.identity import autocharge
+from core.identity.tokens import is_vehicle_token
 from core.models import (
     BUSY_STATUSES,
     OPEN_STATUSES,
@@ -159,6 +163,7 @@ async def start_remote(
         return ApproveInVipps(
             checkout.session_id, checkout.redirect_url, f"{base}/pay/c/{checkout.token}"
         )
+    await _address_link_offers(ctx, connector.charger_id, user_id, now)
     if pay_by == PayBy.CARD:
         hold = await place_hold(
             ctx,
@@ -208,6 +213,7 @@ _DISPLAY = {
         "unavailable": "Betaling utilgjengelig. Prøv igjen.",
         "not_approved": "Betalingen er ikke godkjent.",
         "used": "Betalingen er allerede brukt.",
+        "unknown_car": "Ukjent bil. Koble bilen til kontoen i appen.",
     },
     "en": {
         "declined": "Card declined. Use the app.",
@@ -216,6 +222,7 @@ _DISPLAY = {
         "unavailable": "Payment unavailable. Try again.",
         "not_approved": "The payment is not approved.",
         "used": "The payment has been used already.",
+        "unknown_car": "Unknown car. Link it to your account in the app.",
     },
 }
 
@@ -275,6 +282,8 @@ async def authorize_start(
     async with ctx.sessions() as session:
         base = await token_status(session, token, at)
         if not base.accepted or base.id_token_pk is None:
+            if base.status == AuthorizationStatus.INVALID and is_vehicle_token(token):
+                return await _unknown_car(ctx, base, token, charger_id, evse_id, at)
             return base
         row = await session.get_one(IdToken, base.id_token_pk)
         starting = await _starting_for(
@@ -303,25 +312,29 @@ async def authorize_start(
                 payment_id=payments[0].id if payments else None,
                 channel=starting.channel,
             )
+        channel = _channel(row)
         if await _open_here(session, charger_id, row.id):
             # Presented to stop (or re-authorise) a session it is charging already.
-            return replace(base, channel=StartChannel.RFID.value)
+            return replace(base, channel=channel)
         if row.kind == IdTokenKind.GUEST.value or user is None:
             return await _one_time(session, base, language)
+        user_id, token_pk, is_car = user.id, row.id, row.kind == IdTokenKind.VEHICLE.value
         connector_pk = await _connector_pk(session, charger_id, evse_id)
         pay_by = await _payer(session, user, connector_pk, at)
+    if not is_car:
+        await _address_link_offers(ctx, charger_id, user_id, at)
+    async with ctx.sessions() as session:
         if pay_by in (PayBy.INVOICE, PayBy.FREE):
-            return replace(base, channel=StartChannel.RFID.value)
+            return replace(base, channel=channel)
         if pay_by == PayBy.VIPPS:
             return _refused(base, "vipps", language, AuthorizationStatus.NO_CREDIT)
         if pay_by == PayBy.NOTHING:
             return _refused(base, "no_payment", language, AuthorizationStatus.NO_CREDIT)
         waiting = await _unused_tag_hold(
-            session, row.id, charger_id, at, ctx.settings.tag_hold_ttl_s
+            session, token_pk, charger_id, at, ctx.settings.tag_hold_ttl_s
         )
         if waiting is not None:
-            return replace(base, payment_id=waiting, channel=StartChannel.RFID.value)
-        user_id, token_pk = user.id, row.id
+            return replace(base, payment_id=waiting, channel=channel)
     hold = await place_hold(
         ctx,
         user_id,
@@ -330,7 +343,7 @@ async def authorize_start(
         charger_id=charger_id,
     )
     if isinstance(hold, Hold):
-        return replace(base, payment_id=hold.payment_id, channel=StartChannel.RFID.value)
+        return replace(base, payment_id=hold.payment_id, channel=channel)
     key = "unavailable" if hold.reason == HoldRefusal.UNAVAILABLE else "declined"
     log.info("tag %s refused at charger %s: %s", token, charger_id, hold.message)
     return _refused(base, key, language, AuthorizationStatus.NO_CREDIT)
@@ -382,6 +395,39 @@ async def decide_transaction_event(
         remote_start_id=event.remote_start_id,
         evse_id=event.evse_id,
     )
+
+
+def _channel(token: IdToken) -> str:
+    """How a session started by the charger asking about this token was started."""
+    if token.kind == IdTokenKind.VEHICLE.value:
+        return StartChannel.AUTOCHARGE.value
+    if token.kind == IdTokenKind.CONTRACT.value:
+        return StartChannel.PLUG_AND_CHARGE.value
+    return StartChannel.RFID.value
+
+
+async def _unknown_car(
+    ctx: Payments,
+    base: Authorization,
+    token: str,
+    charger_id: int,
+    evse_id: int | None,
+    at: datetime,
+) -> Authorization:
+    """Refused, and remembered: the driver who owns the car can link it in the app."""
+    async with transaction(ctx.sessions) as session:
+        await autocharge.record_unknown(session, token, charger_id, evse_id, at)
+    return replace(base, message=_DISPLAY["nb"]["unknown_car"])
+
+
+async def _address_link_offers(ctx: Payments, charger_id: int, user_id: int, at: datetime) -> None:
+    """A driver starting here just after a car was refused here gets its link offer."""
+    since = autocharge.offer_window(at, ctx.settings.autocharge_offer_ttl_s)
+    async with ctx.sessions() as session:
+        if not await autocharge.has_pending_at(session, charger_id, since):
+            return
+    async with transaction(ctx.sessions) as session:
+        await autocharge.address_offers(session, charger_id, user_id, since)
 
 
 async def _open_here(session: AsyncSession, charger_id: int, token_pk: int) -> bool:

@@ -1,0 +1,1 @@
+"""How a car identifies itself: Autocharge vehicle ids and Plug & Charge contracts."""

@@ -7,37 +7,31 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.chargers.service import ChargerError, add_charger
+from core.chargers.service import ChargerError
 from core.config import Settings, get_settings
-from core.db import create_engine, session_factory, transaction
 from core.migrate import upgrade
 from core.sessions.service import list_sessions
-from core.users.service import UserError, add_id_token, add_user, get_user_by_phone
-from ladeflyt import cli_billing, cli_invoices, cli_orgs, cli_payments
+from core.users.service import UserError
+from ladeflyt import (
+    cli_billing,
+    cli_chargers,
+    cli_invoices,
+    cli_orgs,
+    cli_payments,
+    cli_users,
+)
+from ladeflyt.console import ExitCode, in_transaction
 
 T = TypeVar("T")
 
 
 class CliError(Exception):
     pass
-
-
-def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            async with transaction(session_factory(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
 
 
 # ------------------------------------------------------------------------- commands
@@ -56,65 +50,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     asyncio.run(serve(settings, demo=args.demo, simulate=args.simulate))
 
 
-def cmd_charger_add(args: argparse.Namespace, settings: Settings) -> None:
-    async def work(session: AsyncSession) -> None:
-        await add_charger(
-            session,
-            args.id,
-            site_name=args.site,
-            password=args.password,
-            connectors=args.connectors,
-            max_power_w=int(args.max_kw * 1000),
-            connector_type=args.type,
-        )
-
-    _in_transaction(settings, work)
-    print(f"charger {args.id} added")
-
-
-def cmd_user_add(args: argparse.Namespace, settings: Settings) -> None:
-    if args.group not in (None, "public"):
-        raise CliError(
-            "customer groups are memberships of an organisation now: "
-            f"ladeflyt member add {args.phone} --org ORG --group {args.group}"
-        )
-
-    async def work(session: AsyncSession) -> str:
-        user = await add_user(session, args.phone, name=args.name, email=args.email)
-        return user.phone
-
-    print(f"user {_in_transaction(settings, work)} added")
-
-
-def cmd_user_token(args: argparse.Namespace, settings: Settings) -> None:
-    from core.users.auth import AuthService
-    from notifications.console import ConsoleSmsSender
-
-    auth = AuthService(settings, ConsoleSmsSender())
-
-    async def work(session: AsyncSession) -> str:
-        tokens = await auth.access_token_for(session, args.phone)
-        return tokens.access_token
-
-    print(_in_transaction(settings, work))
-
-
-def cmd_token_add(args: argparse.Namespace, settings: Settings) -> None:
-    async def work(session: AsyncSession) -> str:
-        user = await get_user_by_phone(session, args.user)
-        if user is None:
-            raise CliError(f"no user with phone {args.user}")
-        token = await add_id_token(session, args.id_tag, user, label=args.label)
-        return token.token
-
-    print(f"token {_in_transaction(settings, work)} added")
-
-
 def cmd_session_list(args: argparse.Namespace, settings: Settings) -> None:
     async def work(session: AsyncSession) -> list[Any]:
         return await list_sessions(session, limit=args.limit, active_only=args.active)
 
-    rows = _in_transaction(settings, work)
+    rows = in_transaction(settings, work)
     if args.json:
         print(
             json.dumps(
@@ -177,7 +117,7 @@ def cmd_demo_seed(args: argparse.Namespace, settings: Settings) -> None:
     from ladeflyt.demo import seed
 
     upgrade(settings.database_url)
-    created = _in_transaction(settings, seed)
+    created = in_transaction(settings, seed)
     print("demo data seeded" if created else "demo data already present")
 
 
@@ -206,34 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("revision", nargs="?", default="head")
     p.set_defaults(func=cmd_db_upgrade)
 
-    charger = sub.add_parser("charger", help="chargers").add_subparsers(dest="c", required=True)
-    p = charger.add_parser("add", help="register a charger")
-    p.add_argument("id", help="charge point id (last path segment of the OCPP URL)")
-    p.add_argument("--site", default=None)
-    p.add_argument("--password", default=None, help="Basic auth password (>= 16 bytes)")
-    p.add_argument("--connectors", type=int, default=1)
-    p.add_argument("--max-kw", type=float, default=22.0)
-    p.add_argument("--type", default="Type2", help="connector type: Type2, CCS2, CHAdeMO")
-    p.set_defaults(func=cmd_charger_add)
+    cli_chargers.register(sub)
 
-    user = sub.add_parser("user", help="users").add_subparsers(dest="u", required=True)
-    p = user.add_parser("add", help="add a user")
-    p.add_argument("phone")
-    p.add_argument("--name", default="")
-    p.add_argument("--group", default=None, help=argparse.SUPPRESS)  # now `member add`
-    p.add_argument("--email", default=None)
-    p.set_defaults(func=cmd_user_add)
-    p = user.add_parser("token", help="print a fresh access token for a user (for scripts)")
-    p.add_argument("phone")
-    p.set_defaults(func=cmd_user_token)
-    cli_invoices.register_user(user)
-
-    token = sub.add_parser("token", help="id tokens").add_subparsers(dest="t", required=True)
-    p = token.add_parser("add", help="add an RFID tag to a user")
-    p.add_argument("id_tag")
-    p.add_argument("--user", required=True, help="the user's phone")
-    p.add_argument("--label", default="")
-    p.set_defaults(func=cmd_token_add)
+    cli_users.register(sub)
 
     session = sub.add_parser("session", help="sessions").add_subparsers(dest="s", required=True)
     p = session.add_parser("list", help="list charging sessions, newest first")
@@ -294,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"error: {problems}", file=sys.stderr)
         return 2
+    except ExitCode as done:
+        return done.code
     except KeyboardInterrupt:
         return 130
     return 0

@@ -7,10 +7,8 @@ given; they are stored excl. VAT. Amounts printed are NOK with two decimals.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -26,7 +24,6 @@ from core.billing import service as billing
 from core.billing.errors import BillingError
 from core.billing.invoice_html import render_invoice_html
 from core.config import Settings
-from core.db import create_engine, session_factory, transaction
 from core.models import Charger, Connector
 from core.operator import Operator
 from core.tariffs import admin
@@ -35,22 +32,11 @@ from core.tariffs.service import quote
 from core.tariffs.spot import CsvSpotPriceFeed, import_spot_prices
 from core.timeutil import OSLO
 from core.users.service import get_user_by_phone
+from ladeflyt.console import in_transaction as _run
 
 T = TypeVar("T")
 __all__ = ["BillingError", "TariffError", "register"]  # the errors: exit code 2 in cli.main
 NET = Decimal("0.8")  # incl. VAT -> excl. VAT
-
-
-def _run(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            async with transaction(session_factory(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
 
 
 def _nok(ore: int) -> str:
@@ -260,7 +246,7 @@ def cmd_tariff_quote(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_invoices_run(args: argparse.Namespace, settings: Settings) -> None:
     from core.invoicing.runs import issue_and_queue
-    from ladeflyt.cli_invoices import ProgressBar
+    from ladeflyt.console import ProgressBar
 
     bar = None if args.json else ProgressBar("customers")
 

@@ -1,15 +1,14 @@
-"""`ladeflyt invoices deliver|deliveries|resend|pdf|channel|schedule|runs|overdue|validate-ehf`,
-`ladeflyt efaktura ...` and `ladeflyt user update`: invoices that reach people."""
+"""`ladeflyt invoices deliver|deliveries|resend|pdf|channel|schedule|runs|overdue|validate-ehf`
+and `ladeflyt efaktura ...`: invoices that reach people (`user update` sets the channel)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,15 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.billing.errors import BillingError
 from core.billing.periods import local_today
 from core.config import Settings
-from core.db import create_engine, session_factory, transaction
+from core.db import create_engine, session_factory
 from core.invoicing import channels as channel_rules
 from core.invoicing import consent, dunning, outbox, schedule
 from core.invoicing import documents as docs
 from core.invoicing.dispatcher import RoundResult
 from core.models import DeliveryAttempt, DocumentDelivery, User
 from core.timeutil import OSLO
-from core.users.account import AccountError
 from core.users.service import get_user_by_phone
+from ladeflyt.console import in_transaction as _run
 
 T = TypeVar("T")
 
@@ -41,18 +40,6 @@ def nok(ore: int) -> str:
     return f"{sign}{kroner}.{rest:02d}"
 
 
-def _run(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            async with transaction(session_factory(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
 async def _user(session: AsyncSession, phone: str) -> User:
     user = await get_user_by_phone(session, phone)
     if user is None:
@@ -60,57 +47,12 @@ async def _user(session: AsyncSession, phone: str) -> User:
     return user
 
 
-class ProgressBar:
-    """`[########------------]  3/8 customers` on stderr, redrawn in place on a terminal."""
-
-    def __init__(self, what: str, out: TextIO | None = None, width: int = 24) -> None:
-        self.what, self.out, self.width = what, out or sys.stderr, width
-        self.last: tuple[int, int] | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if (done, total) == self.last:
-            return
-        self.last = (done, total)
-        filled = self.width if total == 0 else self.width * done // total
-        bar = "#" * filled + "-" * (self.width - filled)
-        line = f"[{bar}] {done:>{len(str(total))}}/{total} {self.what}"
-        if self.out.isatty():
-            self.out.write("\r" + line + ("\n" if done >= total else ""))
-        elif done >= total:
-            self.out.write(line + "\n")
-        self.out.flush()
+# --------------------------------------------------------------------------- channels
 
 
-# --------------------------------------------------------------------------- user update
-
-
-def cmd_user_update(args: argparse.Namespace, settings: Settings) -> None:
-    async def work(session: AsyncSession) -> tuple[User, channel_rules.ChannelDecision | None]:
-        user = await _user(session, args.phone)
-        try:
-            if args.name is not None or args.language is not None:
-                from core.users.account import update_profile
-
-                await update_profile(session, user, name=args.name, language=args.language)
-            await channel_rules.update_invoice_delivery(
-                session,
-                user,
-                email=args.email,
-                invoice_channel=args.invoice_channel,
-                receipt_by_email=args.receipt_by_email,
-            )
-        except AccountError as error:
-            raise InvoiceCliError(str(error)) from None
-        return user, await _decision(session, user.id)
-
-    user, decision = _run(settings, work)
-    print(f"user {user.phone} updated: e-mail {user.email or '-'}, invoice channel "
-          f"{user.invoice_channel}")  # fmt: skip
-    if decision is not None and decision.fallback:
-        print(f"invoices go by {decision.channel}: {decision.reason}")
-
-
-async def _decision(session: AsyncSession, user_id: int) -> channel_rules.ChannelDecision | None:
+async def delivery_decision(
+    session: AsyncSession, user_id: int
+) -> channel_rules.ChannelDecision | None:
     from core.billing.settings import get_billing_settings
 
     seller = get_billing_settings().seller_org_number.replace(" ", "") or None
@@ -119,7 +61,7 @@ async def _decision(session: AsyncSession, user_id: int) -> channel_rules.Channe
 
 def cmd_channel(args: argparse.Namespace, settings: Settings) -> None:
     async def work(session: AsyncSession) -> channel_rules.ChannelDecision | None:
-        return await _decision(session, (await _user(session, args.phone)).id)
+        return await delivery_decision(session, (await _user(session, args.phone)).id)
 
     d = _run(settings, work)
     assert d is not None
@@ -386,18 +328,6 @@ def cmd_consent(args: argparse.Namespace, settings: Settings) -> None:
 
 
 # --------------------------------------------------------------------------- parser
-
-
-def register_user(user: Any) -> None:
-    """`ladeflyt user update` (under the `user` command of ladeflyt/cli.py)."""
-    p = user.add_parser("update", help="change a user's e-mail, invoice channel, name")
-    p.add_argument("phone")
-    p.add_argument("--email", default=None, help="'' removes it")
-    p.add_argument("--invoice-channel", default=None, choices=list(channel_rules.CHANNELS))
-    p.add_argument("--receipt-by-email", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--name", default=None)
-    p.add_argument("--language", default=None, choices=["nb", "en"])
-    p.set_defaults(func=cmd_user_update)
 
 
 def register(sub: Any) -> None:

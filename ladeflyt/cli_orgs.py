@@ -4,11 +4,8 @@ and API keys. The CLI acts as the operator (it has the database); every change i
 from __future__ import annotations
 
 import argparse
-import asyncio
-import getpass
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,40 +13,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
-from core.db import create_engine, session_factory, transaction
 from core.models import ApiKey, Membership, Organisation, Role, Site, StaffMember, StaffRole, User
 from core.orgs import apikeys, importer, repository, service, staff, totp
 from core.orgs.errors import OrgError
 from core.orgs.importer import parse_when
 from core.orgs.schemas import ApiKeyIn, GroupIn, MembershipIn, OrganisationIn, SiteIn
-from core.orgs.scope import Actor
 from core.timeutil import OSLO, utcnow
 from core.users.auth import load_secret
+from ladeflyt.console import cli_actor as _actor
+from ladeflyt.console import in_transaction as _run
 
 T = TypeVar("T")
 __all__ = ["OrgError", "register", "site_subparsers"]  # OrgError: exit code 2 in cli.main
 
 ROLES = [r.value for r in Role]
-
-
-def _actor() -> Actor:
-    try:
-        who = getpass.getuser()
-    except Exception:  # no login name in some containers
-        who = "unknown"
-    return Actor.cli(f"cli:{who}")
-
-
-def _run(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            async with transaction(session_factory(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
 
 
 def _local(value: Any) -> str:

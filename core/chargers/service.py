@@ -97,9 +97,16 @@ async def add_charger(
     if password is not None and len(password.encode()) < MIN_PASSWORD_BYTES:
         raise ChargerError(f"a charger password needs at least {MIN_PASSWORD_BYTES} bytes")
     existing = (
-        await session.execute(select(Charger.id).where(Charger.charge_point_id == charge_point_id))
+        await session.execute(
+            select(Charger.removed_at).where(Charger.charge_point_id == charge_point_id)
+        )
     ).first()
-    if existing:
+    if existing is not None and existing.removed_at is not None:
+        raise ChargerError(
+            f"charger {charge_point_id} was removed on {existing.removed_at:%Y-%m-%d}; "
+            "its sessions keep the id: give the new charger another one"
+        )
+    if existing is not None:
         raise ChargerError(f"charger {charge_point_id} exists already")
     if public_code is not None:
         taken = (

@@ -112,6 +112,9 @@ class Charger(Base):
     diagnostics_status: Mapped[str | None] = mapped_column(String(40))
     max_power_w: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Removed by the operator (core.chargers.admin): kept, with its sessions, for history;
+    # refused at boot (registration Rejected) and left out of searches and listings.
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     site: Mapped[Site | None] = relationship(back_populates="chargers", lazy="raise")
     connectors: Mapped[list[Connector]] = relationship(

@@ -7,14 +7,13 @@ rejected with its line number and reason; the others are imported in the same tr
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.csvrows import CsvFileError, read_rows
 from core.orgs import repository as repo
 from core.orgs import service
 from core.orgs.errors import Invalid, OrgError
@@ -23,7 +22,6 @@ from core.orgs.scope import Access, Actor
 from core.timeutil import OSLO
 
 COLUMNS = ("phone", "group", "site", "from", "to", "reference", "name")
-MAX_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -42,28 +40,10 @@ class ImportReport:
 
 def read_csv(text: str) -> list[tuple[int, dict[str, str]]]:
     """(line number, row) pairs; the header names the columns (case-insensitive)."""
-    text = text.lstrip("\ufeff")
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
-            text.split("\n", 1)[0], delimiters=",;\t"
-        )
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    header = [h.strip().lower() for h in next(reader, [])]
-    if "phone" not in header or "group" not in header:
-        raise Invalid("the CSV needs a header with at least `phone` and `group`")
-    unknown = [h for h in header if h and h not in COLUMNS]
-    if unknown:
-        raise Invalid(f"unknown column(s) {', '.join(unknown)}; use {', '.join(COLUMNS)}")
-    rows = []
-    for values in reader:
-        if not any(v.strip() for v in values):
-            continue
-        rows.append((reader.line_num, dict(zip(header, (v.strip() for v in values), strict=False))))
-        if len(rows) > MAX_ROWS:
-            raise Invalid(f"at most {MAX_ROWS} rows per import")
-    return rows
+        return read_rows(text, COLUMNS, ("phone", "group"))
+    except CsvFileError as error:
+        raise Invalid(str(error)) from None
 
 
 def parse_when(text: str | None) -> datetime | None:

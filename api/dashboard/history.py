@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from api.dashboard.base import DashboardServices, Db, Person, render
 from core.models import Charger, SettlementState, Site
-from core.orgs import history
+from core.orgs import history, support
 from core.orgs import repository as repo
 from core.orgs.fleet import SessionFilter
 from core.orgs.paging import CURSOR_PATTERN
@@ -212,4 +212,6 @@ def routes(router: APIRouter, ctx: DashboardServices) -> None:
             title_key="history",
             d=detail,
             chart=orjson.dumps(detail.chart()).decode(),
+            notes=await support.notes(db, staff.actor, session_id=detail.session.id),
+            flash=request.query_params,
         )

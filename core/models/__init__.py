@@ -59,6 +59,7 @@ from core.models.orgs import (
     StaffMember,
     StaffRole,
     StaffSession,
+    SupportNote,
 )
 from core.models.payments import (
     GuestCheckout,
@@ -142,6 +143,7 @@ __all__ = [
     "StaffSession",
     "StartChannel",
     "StationCertificate",
+    "SupportNote",
     "Tariff",
     "TariffAssignment",
     "TariffComponent",

@@ -214,3 +214,28 @@ class AuditEntry(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     ip: Mapped[str] = mapped_column(String(45), default="")
+
+
+class SupportNote(Base):
+    """A note support or an organisation admin keeps about a driver, session or charger
+    (dashboard: customer support). Only its organisation's staff and the operator see it."""
+
+    __tablename__ = "support_notes"
+    __table_args__ = (
+        Index("ix_support_notes_user_id", "user_id"),
+        Index("ix_support_notes_session_id", "session_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Whose it is (None: the operator's own, e.g. a guest at an operator station).
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("charging_sessions.id", ondelete="CASCADE")
+    )
+    charger_id: Mapped[int | None] = mapped_column(ForeignKey("chargers.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(String(200), default="")
+    text: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

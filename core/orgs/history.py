@@ -62,7 +62,7 @@ class Totals:
     cost_ore: int
 
 
-async def _rows(
+async def rows_of(
     session: AsyncSession, actor: Actor, sessions: list[ChargingSession]
 ) -> list[HistoryRow]:
     chargers = {s.charger_id for s in sessions}
@@ -115,7 +115,7 @@ async def history_page(
     rows, next_cursor = await repo.page(
         session, filtered_sessions(actor, f), ChargingSession.id, cursor, limit, newest_first=True
     )
-    return await _rows(session, actor, rows), next_cursor
+    return await rows_of(session, actor, rows), next_cursor
 
 
 async def totals(session: AsyncSession, actor: Actor, f: SessionFilter) -> Totals:
@@ -148,7 +148,7 @@ async def export(
             newest_first=True,
         )
         if rows:
-            yield await _rows(session, actor, rows)
+            yield await rows_of(session, actor, rows)
         if cursor is None:
             return
 
@@ -190,7 +190,7 @@ class SessionDetail:
 
 async def session_detail(session: AsyncSession, actor: Actor, session_id: int) -> SessionDetail:
     cs = await repo.get_session(session, actor, session_id)
-    (row,) = await _rows(session, actor, [cs])
+    (row,) = await rows_of(session, actor, [cs])
     samples = [
         (at, energy, power)
         for at, energy, power in await session.execute(

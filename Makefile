@@ -18,8 +18,11 @@ run: $(STAMP)
 	$(BIN)/ladeflyt db upgrade
 	$(BIN)/ladeflyt serve --demo --simulate 10
 
+# Spread over the cores, one test module per worker at a time (module-scoped servers and
+# browsers stay shared); the ten slowest tests are listed at the end.
+PYTEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=10 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,12 +3,16 @@ own sites with its own tariffs (or the operator's, attached by the operator)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Charger, Site, Tariff, TariffAssignment
 from core.orgs import repository as repo
 from core.orgs.audit import record, snapshot
 from core.orgs.errors import Conflict, Invalid, NotFound
+from core.orgs.groups import PUBLIC, defined_groups
 from core.orgs.schemas import (
     AssignmentIn,
     AssignmentOut,
@@ -19,8 +23,18 @@ from core.orgs.schemas import (
 )
 from core.orgs.scope import Access, Actor
 from core.tariffs import admin
+from core.tariffs.engine import price_usage
 from core.tariffs.errors import TariffError
-from core.tariffs.repository import component_spec
+from core.tariffs.repository import (
+    Location,
+    assignments_for,
+    component_spec,
+    pick_assignment,
+    spec_of,
+    tariffs_by_id,
+)
+from core.tariffs.service import list_price_spec
+from core.tariffs.usage import build_usage
 from core.timeutil import utcnow
 
 
@@ -222,3 +236,53 @@ async def end_assignment(session: AsyncSession, actor: Actor, assignment_id: int
         before=before,
         after=None if row.valid_from >= now else snapshot(row),
     )
+
+
+# --------------------------------------------------------------------------- quote preview
+
+
+@dataclass(frozen=True)
+class GroupQuote:
+    group: str
+    tariff: str | None  # None: no tariff, the site's list price (or no price)
+    total_ore: int | None
+
+
+async def preview(
+    session: AsyncSession,
+    actor: Actor,
+    site_id: int,
+    energy_wh: int,
+    at: datetime,
+    power_w: int = 11_000,
+) -> list[GroupQuote]:
+    """What `energy_wh` charged at `power_w` from `at` costs each group at a site, priced
+    by the real tariff engine with the tariffs in force then (the dashboard's live preview)."""
+    site = await repo.get_site(session, actor, site_id)
+    groups = [*await defined_groups(session, site.organisation_id), PUBLIC]
+    end = at + timedelta(seconds=max(energy_wh, 0) * 3600 / max(power_w, 1))
+    usage = build_usage(at, end, energy_wh=energy_wh, meter_start_wh=None, samples=[])
+    loc = Location(None, -1, "", site.id, site.name, power_w, site.list_price_ore_per_kwh)
+    assignments = await assignments_for(session, [loc], set(groups), at)
+    tariffs = await tariffs_by_id(session, {a.tariff_id for a in assignments})
+    out = []
+    for group in groups:
+        chosen = pick_assignment(assignments, loc, group)
+        if chosen is not None:
+            tariff = tariffs[chosen.tariff_id]
+            try:
+                total: int | None = price_usage(usage, spec_of(tariff)).total_ore
+            except TariffError:
+                total = None
+            out.append(GroupQuote(group, tariff.name, total))
+        elif site.list_price_ore_per_kwh is not None:
+            out.append(
+                GroupQuote(
+                    group,
+                    None,
+                    price_usage(usage, list_price_spec(site.list_price_ore_per_kwh)).total_ore,
+                )
+            )
+        else:
+            out.append(GroupQuote(group, None, None))
+    return out

@@ -160,6 +160,19 @@ NB: dict[str, str] = {
     "kind_time": "Tid (per min)",
     "kind_parking": "Parkering etter lading (per min)",
     "kind_session": "Startavgift",
+    "import_report": "Importrapport",
+    "import_summary": "{imported} av {total} rader importert, {rejected} avvist.",
+    "line": "Linje",
+    "name": "Navn",
+    "reference": "Referanse",
+    "valid": "Gyldig",
+    "add_member": "Legg til medlem",
+    "import_csv": "Importer fra CSV",
+    "import_help": (
+        "Kolonner: phone, group, og ev. site, from, to, reference, name (komma eller semikolon)."
+    ),
+    "csv_file": "CSV-fil",
+    "import": "Importer",
 }
 
 EN: dict[str, str] = {
@@ -315,6 +328,20 @@ EN: dict[str, str] = {
     "kind_time": "Time (per min)",
     "kind_parking": "Parking after charging (per min)",
     "kind_session": "Start fee",
+    "import_report": "Import report",
+    "import_summary": "{imported} of {total} rows imported, {rejected} rejected.",
+    "line": "Line",
+    "name": "Name",
+    "reference": "Reference",
+    "valid": "Valid",
+    "add_member": "Add a member",
+    "import_csv": "Import from CSV",
+    "import_help": (
+        "Columns: phone, group, and optionally site, from, to, reference, name "
+        "(comma or semicolon)."
+    ),
+    "csv_file": "CSV file",
+    "import": "Import",
 }
 
 TEXTS = {"nb": NB, "en": EN}

@@ -226,6 +226,15 @@ class Settings(BaseSettings):
     # charges there within this time (and to a driver who names the charger meanwhile).
     autocharge_offer_ttl_s: int = Field(default=900, ge=60)
 
+    # ---- The driver web app at /app (issue 16) ----
+    # Map tiles for the app's map, a {z}/{x}/{y} URL template; empty: no tiles (the map
+    # shows sites and routes on a plain background; the list works either way). The
+    # default is OpenStreetMap's own server: mind its tile usage policy in production.
+    app_map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    app_map_attribution: str = "© OpenStreetMap contributors"
+    # Stripe.js needs the publishable key (pk_...) to confirm a card in the app.
+    stripe_publishable_key: str = ""
+
 
 _WILDCARDS = {"", "0.0.0.0", "::"}
 

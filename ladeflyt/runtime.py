@@ -26,6 +26,7 @@ from core.payments.worker import PaymentWorker
 from core.ports import CardVault, MailSender, PaymentProvider, SmsSender
 from core.uow import WriteBatcher
 from core.users.auth import AuthService
+from driver_web import app_router
 from notifications.console import ConsoleSmsSender
 from notifications.inbound import InboundSmsServices
 from notifications.listener import SmsNotifier
@@ -160,6 +161,7 @@ class Runtime:
             dashboard_router(
                 DashboardServices(settings, sessions, commands, events, payments, staff_auth)
             ),
+            app_router(),
         ]
         return cls(
             settings,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote as quote_path
 
 import segno
 from fastapi import APIRouter, Form, Query, Request, Response
@@ -91,12 +92,16 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
     # ------------------------------------------------------------- guest checkout
 
     @router.get("/pay/{code}", response_class=HTMLResponse, responses=PAGE)
-    async def pay_start(request: Request, code: str, lang: Lang = None) -> HTMLResponse:
-        """The page a charger's QR code opens: status and full price before starting."""
-        return await _start_page(request, code, language(lang), None)
+    async def pay_start(
+        request: Request, code: str, lang: Lang = None, guest: bool = False
+    ) -> HTMLResponse:
+        """The page a charger's QR code opens: status and full price before starting.
+        A driver signed in to the app (in this browser) is sent to the app's charger page,
+        unless they chose to pay as a guest (`?guest=1`)."""
+        return await _start_page(request, code, language(lang), None, to_app=not guest)
 
     async def _start_page(
-        request: Request, code: str, lang: str, error: str | None
+        request: Request, code: str, lang: str, error: str | None, to_app: bool = False
     ) -> HTMLResponse:
         t = texts(lang)
         async with ctx.sessions() as session:
@@ -133,6 +138,7 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
             409 if error else 200,
             title=f"{t['charge_at']} {code}",
             code=code,
+            app_page=f"/app/charger/{quote_path(charger.charge_point_id)}" if to_app else None,
             site=site,
             error=error,
             methods=ctx.methods,

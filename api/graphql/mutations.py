@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.graphql import results as r
+from api.graphql.app_api import AppMutation
 from api.graphql.context import Context
 from api.graphql.permissions import IsSignedIn, signed_in
 from api.graphql.queries import session_view
@@ -90,7 +91,7 @@ def _vehicle_data(data: VehicleInput) -> account.VehicleInput:
 
 
 @strawberry.type
-class Mutation(VehicleIdentityMutation):
+class Mutation(VehicleIdentityMutation, AppMutation):
     # ------------------------------------------------------------- sign-in
 
     @strawberry.mutation(description="Send a one-time sign-in code by SMS.")

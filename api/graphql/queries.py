@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from api.graphql import pricing
+from api.graphql.app_api import AppQuery
 from api.graphql.context import Context
 from api.graphql.errors import InputError
 from api.graphql.permissions import IsSignedIn, signed_in
@@ -67,7 +68,7 @@ async def session_view(
 
 
 @strawberry.type
-class Query(RoutePlanQuery, VehicleIdentityQuery):
+class Query(RoutePlanQuery, VehicleIdentityQuery, AppQuery):
     @strawberry.field(description="Chargers within radiusKm of a point, nearest first.")
     async def chargers_near(
         self,

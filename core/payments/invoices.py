@@ -101,8 +101,9 @@ async def view(ctx: Payments, token: str) -> InvoiceView | None:
         )
 
 
-async def pay(ctx: Payments, token: str, method: str) -> str:
-    """Start paying the invoice behind `token`; returns where to send the payer."""
+async def pay(ctx: Payments, token: str, method: str, return_url: str | None = None) -> str:
+    """Start paying the invoice behind `token`; returns where to send the payer (who comes
+    back to `return_url`, by default the link's own confirmation page)."""
     provider = ctx.for_method(method)
     base = ctx.settings.public_base_url.rstrip("/")
     async with transaction(ctx.sessions) as session:
@@ -158,7 +159,7 @@ async def pay(ctx: Payments, token: str, method: str) -> str:
             amount_ore=amount,
             reference=payment.reference,
             description=f"Faktura {invoice.number} KID {invoice.kid}",
-            return_url=f"{base}/invoice/{token}/return",
+            return_url=return_url or f"{base}/invoice/{token}/return",
             manual_capture=False,
             phone=user.phone,
             email=user.email,
@@ -194,6 +195,44 @@ async def settle(ctx: Payments, token: str) -> InvoiceView | None:
         with contextlib.suppress(PaymentProviderUnavailable):
             await refresh(ctx, payment_id)
     return await view(ctx, token)
+
+
+# --------------------------------------------------------------------------- in the app
+
+
+async def pay_own(
+    ctx: Payments, user_id: int, invoice_id: int, method: str, return_url: str
+) -> str:
+    """A signed-in driver pays one of their own invoices (the app): a one-time link of its
+    own, then the same path as an SMS link. Returns where to send the payer."""
+    async with transaction(ctx.sessions) as session:
+        invoice = await session.get(Invoice, invoice_id)
+        if invoice is None or invoice.user_id != user_id:
+            raise InvoiceLinkError("no such invoice of yours")
+        token = await create_link(session, invoice_id, ctx.settings.invoice_link_ttl_days)
+    return await pay(ctx, token, method, return_url)
+
+
+async def refresh_own(ctx: Payments, user_id: int, invoice_id: int) -> bool:
+    """The driver came back from paying in the app: ask the provider about the invoice's
+    latest payment (a webhook may not have arrived, the sandbox sends none). False if the
+    invoice is not theirs."""
+    async with ctx.sessions() as session:
+        invoice = await session.get(Invoice, invoice_id)
+        if invoice is None or invoice.user_id != user_id:
+            return False
+        payment_id = (
+            await session.execute(
+                select(Payment.id)
+                .where(Payment.invoice_id == invoice_id)
+                .order_by(Payment.id.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+    if payment_id is not None:
+        with contextlib.suppress(PaymentProviderUnavailable):
+            await refresh(ctx, payment_id)
+    return True
 
 
 # --------------------------------------------------------------------------- reminders

@@ -49,6 +49,9 @@ class TriggerIn(BaseModel):
         "StatusNotification",
         "FirmwareStatusNotification",
         "DiagnosticsStatusNotification",
+        # 2.x: the station sends a CSR (SignCertificate) to renew its certificate.
+        "SignChargingStationCertificate",
+        "SignV2GCertificate",
     ]
     evse_id: Annotated[int | None, Field(ge=1, le=32)] = None
 
@@ -80,6 +83,45 @@ class ClearChargingProfileIn(BaseModel):
     evse_id: Annotated[int | None, Field(ge=0, le=32)] = None
 
 
+class InstallCertificateIn(BaseModel):
+    command: Literal["install_certificate"]
+    certificate_type: Literal[
+        "V2GRootCertificate",
+        "MORootCertificate",
+        "CSMSRootCertificate",
+        "ManufacturerRootCertificate",
+    ]
+    certificate: Annotated[str, Field(min_length=1, max_length=5500)]
+
+
+class GetInstalledCertificateIdsIn(BaseModel):
+    command: Literal["get_installed_certificate_ids"]
+    certificate_types: Annotated[
+        list[
+            Literal[
+                "V2GRootCertificate",
+                "MORootCertificate",
+                "CSMSRootCertificate",
+                "V2GCertificateChain",
+                "ManufacturerRootCertificate",
+            ]
+        ],
+        Field(max_length=5),
+    ] = []
+
+
+class CertificateHashDataIn(BaseModel):
+    hash_algorithm: Literal["SHA256", "SHA384", "SHA512"]
+    issuer_name_hash: Annotated[str, Field(min_length=1, max_length=128)]
+    issuer_key_hash: Annotated[str, Field(min_length=1, max_length=128)]
+    serial_number: Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class DeleteCertificateIn(BaseModel):
+    command: Literal["delete_certificate"]
+    certificate: CertificateHashDataIn
+
+
 CommandIn = Annotated[
     RemoteStartIn
     | RemoteStopIn
@@ -90,7 +132,10 @@ CommandIn = Annotated[
     | GetConfigurationIn
     | SetConfigurationIn
     | SetChargingProfileIn
-    | ClearChargingProfileIn,
+    | ClearChargingProfileIn
+    | InstallCertificateIn
+    | GetInstalledCertificateIdsIn
+    | DeleteCertificateIn,
     Field(discriminator="command"),
 ]
 

@@ -100,6 +100,33 @@ class GetTransactionStatus:
     transaction_id: str
 
 
+@dataclass(frozen=True)
+class InstallCertificate:
+    """2.x: install a root (V2GRootCertificate, MORootCertificate, CSMSRootCertificate,
+    ManufacturerRootCertificate) in the charger."""
+
+    certificate_type: str
+    certificate: str
+
+
+@dataclass(frozen=True)
+class GetInstalledCertificateIds:
+    certificate_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeleteCertificate:
+    hash_data: dict[str, str]  # CertificateHashDataType, camelCase
+
+
+@dataclass(frozen=True)
+class CertificateSigned:
+    """The certificate the operator's sub-CA signed for the charger's CSR."""
+
+    certificate_chain: str
+    certificate_type: str | None = None
+
+
 Command = (
     RemoteStart
     | RemoteStop
@@ -112,6 +139,10 @@ Command = (
     | SetChargingProfile
     | ClearChargingProfile
     | GetTransactionStatus
+    | InstallCertificate
+    | GetInstalledCertificateIds
+    | DeleteCertificate
+    | CertificateSigned
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -225,6 +226,29 @@ class Settings(BaseSettings):
     # An unknown vehicle id refused at a charger is offered for linking to the driver who
     # charges there within this time (and to a driver who names the charger meanwhile).
     autocharge_offer_ttl_s: int = Field(default=900, ge=60)
+    # Plug & Charge: the trusted V2G (and MO) roots, a PEM bundle; unset: P&C is off and
+    # contract certificates are answered NoCertificateAvailable.
+    pnc_trust_roots_file: str = ""
+    # OCSP: where to ask when a certificate names no responder; what to do when no
+    # responder answers (refuse the car, or accept on the chain alone).
+    pnc_ocsp_default_url: str = ""
+    pnc_ocsp_unavailable: Literal["refuse", "accept"] = "refuse"
+    pnc_ocsp_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # The operator's sub-CA that signs charging-station certificates (SignCertificate):
+    # its chain (PEM, itself first) and key. Unset: SignCertificate is Rejected.
+    pnc_station_ca_cert_file: str = ""
+    pnc_station_ca_key_file: str = ""
+    pnc_station_cert_days: int = Field(default=365, ge=1, le=3650)
+    # The demo's local contract-certificate service (Get15118EVCertificate): an MO sub-CA
+    # chain and key. A real deployment uses its PKI platform's service instead.
+    pnc_mo_ca_cert_file: str = ""
+    pnc_mo_ca_key_file: str = ""
+    # Security profile 2 and 3: TLS on the OCPP port (server chain and key). With a client
+    # CA, chargers may present a client certificate (profile 3): its CN must be the charge
+    # point id, and it replaces the password.
+    ocpp_tls_cert_file: str = ""
+    ocpp_tls_key_file: str = ""
+    ocpp_tls_client_ca_file: str = ""
 
     # ---- The driver web app at /app (issue 16) ----
     # Map tiles for the app's map, a {z}/{x}/{y} URL template; empty: no tiles (the map

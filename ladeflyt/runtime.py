@@ -27,6 +27,7 @@ from core.ports import CardVault, MailSender, PaymentProvider, SmsSender
 from core.uow import WriteBatcher
 from core.users.auth import AuthService
 from driver_web import app_router
+from ladeflyt.pnc_setup import ocpp_tls, plug_and_charge
 from notifications.console import ConsoleSmsSender
 from notifications.inbound import InboundSmsServices
 from notifications.listener import SmsNotifier
@@ -143,7 +144,9 @@ class Runtime:
         sessions = session_factory(engine)
         providers, vault, bank = payment_setup(settings)
         payments = Payments(settings, sessions, providers, commands, vault, events)
-        ctx = GatewayContext(settings, batcher, sessions, commands, events, payments)
+        ctx = GatewayContext(
+            settings, batcher, sessions, commands, events, payments, plug_and_charge(settings)
+        )
         sms = sms or sms_sender(settings)
         dispatcher = SmsDispatcher(sessions, sms)
         notifier = SmsNotifier(settings, sessions, events, dispatcher.kick)
@@ -167,7 +170,7 @@ class Runtime:
             settings,
             engine,
             ctx,
-            GatewayServer(ctx),
+            GatewayServer(ctx, ocpp_tls(settings)),
             sms,
             AuthService(settings, sms),
             dispatcher,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar, TypeVar
 
 import orjson
@@ -78,6 +78,10 @@ class Connection(ChargePoint):
         self.registration_status = identity.registration_status
         self._command_lock = asyncio.Lock()
         self.last_seen = utcnow()
+        # Work a handler leaves for after its answer is sent (e.g. CertificateSigned after
+        # SignCertificate): the charger must see the answer first.
+        self._after_answer: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self._background: set[asyncio.Task[None]] = set()
 
     # ----------------------------------------------------------------- helpers for handlers
 
@@ -115,6 +119,7 @@ class Connection(ChargePoint):
             )
 
     async def _answer(self, message_id: str, action: str, payload: dict[str, Any]) -> None:
+        self._after_answer.clear()
         try:
             response = await self._handle(message_id, action, payload)
         except RpcError as error:
@@ -136,6 +141,14 @@ class Connection(ChargePoint):
             )
             return
         await self._send(orjson.dumps([CALLRESULT, message_id, response]).decode())
+        while self._after_answer:
+            task = asyncio.create_task(self._after_answer.pop(0)())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    def after_answer(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run `work` once the answer to the current message has been sent."""
+        self._after_answer.append(work)
 
     async def _handle(
         self, message_id: str, action: str, payload: dict[str, Any]

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.bus import InProcessCommandBus, InProcessEventBus
 from core.config import Settings
+from core.identity.pnc import PlugAndCharge
 from core.payments.service import Payments
 from core.uow import WriteBatcher
 
@@ -21,3 +22,5 @@ class GatewayContext:
     commands: InProcessCommandBus
     events: InProcessEventBus
     payments: Payments
+    # Plug & Charge certificate services; None: ISO 15118 contracts are not accepted.
+    pnc: PlugAndCharge | None = None

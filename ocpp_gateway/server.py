@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import logging
 import re
+import ssl
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
@@ -37,8 +38,10 @@ _PATH = re.compile(r"^/ocpp/([^/?#]{1,150})/?$")
 
 
 class GatewayServer:
-    def __init__(self, ctx: GatewayContext) -> None:
+    def __init__(self, ctx: GatewayContext, tls: ssl.SSLContext | None = None) -> None:
         self.ctx = ctx
+        # Security profiles 2 and 3: TLS, with client certificates where a client CA is set.
+        self.tls = tls
         self.connections: dict[str, Connection] = {}
         self._handshakes: dict[int, ChargerIdentity] = {}
         # (charge point id, stored hash) -> sha256 of the password that matched it. A
@@ -67,9 +70,13 @@ class GatewayServer:
             ping_interval=settings.ocpp_ping_interval,
             ping_timeout=settings.ocpp_ping_interval,
             max_queue=4,
+            ssl=self.tls,
         )
         log.info(
-            "OCPP gateway listening on ws://%s:%s/ocpp/{id}", host or settings.ocpp_host, self.port
+            "OCPP gateway listening on %s://%s:%s/ocpp/{id}",
+            "wss" if self.tls else "ws",
+            host or settings.ocpp_host,
+            self.port,
         )
 
     async def stop(self) -> None:
@@ -106,7 +113,17 @@ class GatewayServer:
             identity = await self.ctx.batcher.run(
                 cp_id, lambda uow: chargers.register_unknown(uow.session, cp_id)
             )
-        if identity.password_hash and not await self._password_ok(identity, request):
+        client_cn = _client_certificate_cn(connection)
+        if client_cn is not None and client_cn != identity.charge_point_id:
+            # Security profile 3: the certificate names the charger (CN = its id).
+            return connection.respond(
+                HTTPStatus.UNAUTHORIZED, "Certificate is not this charger's\n"
+            )
+        if (
+            client_cn is None
+            and identity.password_hash
+            and not await self._password_ok(identity, request)
+        ):
             response = connection.respond(HTTPStatus.UNAUTHORIZED, "Bad credentials\n")
             response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
             return response
@@ -179,3 +196,18 @@ class GatewayServer:
                 await conn.route_message(message)
         except ConnectionClosed:
             pass
+
+
+def _client_certificate_cn(connection: ServerConnection) -> str | None:
+    """The CN of the client certificate the TLS layer verified (profile 3), if any."""
+    ssl_object = connection.transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return None
+    peer = ssl_object.getpeercert()
+    if not peer:
+        return None
+    for rdn in peer.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return None

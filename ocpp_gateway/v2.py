@@ -20,7 +20,8 @@ from core.sessions.schemas import TransactionEventIn
 from core.timeutil import format_ocpp_datetime, parse_ocpp_datetime, utcnow
 from core.uow import UnitOfWork
 from core.users.service import Authorization
-from ocpp_gateway.connection import Connection, handles
+from ocpp_gateway.connection import handles
+from ocpp_gateway.iso15118 import Iso15118Handlers
 from ocpp_gateway.meter import readings_from_v2
 
 # 1.6 TriggerMessage names → 2.x MessageTriggerEnumType
@@ -33,6 +34,8 @@ _TRIGGERS = {
     "DiagnosticsStatusNotification": "LogStatusNotification",
     "LogStatusNotification": "LogStatusNotification",
     "TransactionEvent": "TransactionEvent",
+    "SignChargingStationCertificate": "SignChargingStationCertificate",
+    "SignV2GCertificate": "SignV2GCertificate",
 }
 
 
@@ -46,7 +49,7 @@ def id_token_info(auth: Authorization) -> dict[str, Any]:
     return info
 
 
-class V2Connection(Connection):
+class V2Connection(Iso15118Handlers):
     _call: Any
     _call_result: Any
 
@@ -105,9 +108,8 @@ class V2Connection(Connection):
 
     @handles("Authorize")
     async def on_authorize(self, p: dict[str, Any]) -> dict[str, Any]:
-        token = token_key(p["idToken"]["idToken"], p["idToken"].get("type"))
-        auth = await flows.authorize_start(self.ctx.payments, self.charger_id, token, utcnow())
-        return {"idTokenInfo": id_token_info(auth)}
+        # An RFID tag, a car's vehicle id, or a Plug & Charge contract (iso15118).
+        return await self.authorize_token(p)
 
     @handles("TransactionEvent")
     async def on_transaction_event(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -276,6 +278,28 @@ class V2Connection(Connection):
                 )
             case bus.GetTransactionStatus():
                 return c.GetTransactionStatus(transaction_id=command.transaction_id)
+            case bus.InstallCertificate():
+                return c.InstallCertificate(
+                    certificate_type=command.certificate_type, certificate=command.certificate
+                )
+            case bus.GetInstalledCertificateIds():
+                return c.GetInstalledCertificateIds(
+                    certificate_type=list(command.certificate_types) or None
+                )
+            case bus.DeleteCertificate():
+                return c.DeleteCertificate(
+                    certificate_hash_data={
+                        "hash_algorithm": command.hash_data["hashAlgorithm"],
+                        "issuer_name_hash": command.hash_data["issuerNameHash"],
+                        "issuer_key_hash": command.hash_data["issuerKeyHash"],
+                        "serial_number": command.hash_data["serialNumber"],
+                    }
+                )
+            case bus.CertificateSigned():
+                return c.CertificateSigned(
+                    certificate_chain=command.certificate_chain,
+                    certificate_type=command.certificate_type,
+                )
             case bus.ClearChargingProfile():
                 criteria = {
                     k: v

@@ -104,6 +104,22 @@ def _to_command(body: schemas.CommandIn) -> bus.Command:
             return bus.SetChargingProfile(evse_id=body.evse_id, profile=body.profile)
         case schemas.ClearChargingProfileIn():
             return bus.ClearChargingProfile(profile_id=body.profile_id, evse_id=body.evse_id)
+        case schemas.InstallCertificateIn():
+            return bus.InstallCertificate(
+                certificate_type=body.certificate_type, certificate=body.certificate
+            )
+        case schemas.GetInstalledCertificateIdsIn():
+            return bus.GetInstalledCertificateIds(certificate_types=tuple(body.certificate_types))
+        case schemas.DeleteCertificateIn():
+            c = body.certificate
+            return bus.DeleteCertificate(
+                hash_data={
+                    "hashAlgorithm": c.hash_algorithm,
+                    "issuerNameHash": c.issuer_name_hash,
+                    "issuerKeyHash": c.issuer_key_hash,
+                    "serialNumber": c.serial_number,
+                }
+            )
     raise AssertionError(body)  # pragma: no cover - the union is exhaustive
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,7 +19,7 @@ import pytest
 from core import l10n
 from notifications.console import ConsoleSmsSender
 from tests.driver_web.conftest import DEMO_CHARGER
-from tests.pages.flows import until
+from tests.pages.flows import invoice_status, open_invoice, until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -288,6 +289,63 @@ async def test_the_driver_plans_a_route_with_stops_times_and_prices(phone, app_s
     )
     await phone.locator("#route-map .leaflet-interactive").first.wait_for()
     await shot(phone, "route", full_page=True)
+
+
+async def test_the_driver_pays_an_invoice_on_the_providers_page_and_comes_back(
+    phone, app_runtime, app_server
+):
+    me = await api(app_server, phone, "query { me { id } }")
+    invoice_id = await open_invoice(app_runtime, int(me["me"]["id"]), 7, date(2026, 3, 15), 4_500)
+    await phone.goto("/app/invoices")
+    row = phone.locator(f"#invoices li[data-invoice='{invoice_id}']")
+    await row.wait_for()
+    assert "Faktura 7" in await row.inner_text() and "kr 45,00" in await row.inner_text()
+    async with phone.expect_navigation():
+        await row.get_by_role("button", name="Betal med kort").click()
+    assert urlsplit(phone.url).path.startswith("/sandbox/checkout/")  # the provider's page
+    async with phone.expect_navigation():
+        await phone.locator("#approve").click()
+    assert phone.url.endswith(f"/app/invoices?paid={invoice_id}")
+    await phone.locator("#invoice-note").get_by_text("Takk! Faktura 7 er betalt.").wait_for()
+    await until(
+        lambda: _equal(row.get_attribute("data-status"), "paid"), "the invoice shown as paid"
+    )
+    assert await invoice_status(app_runtime, invoice_id) == "paid"
+
+
+async def test_the_app_speaks_english_when_the_profile_says_so(phone, app_server):
+    await phone.goto("/app/account")
+    await phone.locator("#language").select_option("en")
+    await phone.get_by_role("button", name="Lagre").click()
+    await phone.locator("nav.tabs a", has_text="History").wait_for()
+    await phone.locator("nav.tabs a", has_text="History").click()
+    await phone.get_by_role("heading", name="History").wait_for()
+    first = await phone.locator("#sessions li").first.inner_text()
+    assert re.search(r"NOK \d+\.\d\d", first) and "kWh" in first
+    data = await api(app_server, phone, "query { me { language } }")
+    assert data["me"]["language"] == "en"
+    await phone.goto("/app/account")
+    await phone.locator("#language").select_option("nb")
+    await phone.get_by_role("button", name="Save").click()
+    await phone.locator("nav.tabs a", has_text="Historikk").wait_for()
+
+
+async def test_offline_the_app_opens_from_its_cache_with_last_known_data(phone):
+    await phone.goto("/app/history")
+    await phone.locator("#sessions li").first.wait_for()
+    await phone.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    await until(
+        lambda: phone.evaluate("Boolean(navigator.serviceWorker.controller)"),
+        "the service worker to control the app",
+    )
+    await phone.context.set_offline(True)
+    try:
+        await phone.reload()
+        await phone.locator("#stale").wait_for()  # "Frakoblet: viser sist kjente data"
+        assert await phone.locator("#sessions li").count() >= 1
+        await shot(phone, "offline")
+    finally:
+        await phone.context.set_offline(False)
 
 
 def _outside(requested: list[str], server: str) -> list[str]:

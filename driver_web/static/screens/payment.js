@@ -3,7 +3,7 @@
 // provider is configured), or the sandbox's own form, which works offline.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { gql } from "../api.js";
-import { t } from "../i18n.js";
+import { language, t } from "../i18n.js";
 import { Field, html, Loading, message, navigate, Notice, Problem, Screen, Stale, useQuery } from "../ui.js";
 
 const METHODS = `query { paymentMethods { id kind provider brand last4 label isDefault } }`;
@@ -159,7 +159,11 @@ function InvoiceSettingsForm() {
     ${settings.invoiceBilling && html`<p>${t("invoice_billing")}</p>`}
     <label class="check"><input type="checkbox" id="receipt-by-email" checked=${settings.receiptByEmail}
       onChange=${(e) => update({ r: e.target.checked })} /> ${t("receipt_by_email")}</label>
-    <${Field} label=${t("invoice_channel")} hint=${`${t("delivered_by", { channel: t(`ch_${settings.deliveredBy}`) })}. ${settings.deliveryReason}`}>
+    <${Field}
+      label=${t("invoice_channel")}
+      hint=${t("delivered_by", { channel: t(`ch_${settings.deliveredBy}`) }) +
+      (language() === "en" && settings.deliveryReason ? ` (${settings.deliveryReason})` : "")}
+    >
       <select id="invoice-channel" value=${settings.invoiceChannel} onChange=${(e) => update({ c: e.target.value })}>
         ${["email", "efaktura", "ehf", "paper"].map((c) => html`<option value=${c}>${t(`ch_${c}`)}</option>`)}
       </select>

@@ -8,13 +8,13 @@ import logging
 from typing import Any
 
 from core import bus
-from core.identity import pnc
+from core.identity import needs, pnc
 from core.identity.tokens import token_key
 from core.pki.certs import HashData
 from core.pki.ocsp import Revocation
 from core.pki.ports import PkiError
 from core.sessions import flows
-from core.timeutil import utcnow
+from core.timeutil import parse_ocpp_datetime, utcnow
 from core.uow import UnitOfWork
 from ocpp_gateway.connection import Connection, handles
 
@@ -138,3 +138,49 @@ class Iso15118Handlers(Connection):
 
         self.after_answer(deliver)
         return {"status": "Accepted"}
+
+    @handles("NotifyEVChargingNeeds")
+    async def on_notify_ev_charging_needs(self, p: dict[str, Any]) -> dict[str, Any]:
+        evse_id = p["evseId"]
+        if not 1 <= evse_id <= self.ctx.settings.ocpp_max_connectors:
+            await self._event("Suspicious", f"NotifyEVChargingNeeds: evse {evse_id}", {})
+            return {"status": "Rejected"}
+        parsed = charging_needs(p["chargingNeeds"])
+        now = utcnow()
+        await self.unit(
+            lambda uow: needs.record_needs(uow, self.charger_id, self.cp_id, evse_id, parsed, now)
+        )
+        # Accepted: the CSMS will send a charging schedule (the allocator's, when it runs).
+        return {"status": "Accepted"}
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and abs(value) < 2**31 else None
+
+
+def charging_needs(n: dict[str, Any]) -> needs.ChargingNeeds:
+    """ChargingNeedsType (2.0.1 and 2.1) in the CSMS's units: Wh, W, A, V, %."""
+    ac = n.get("acChargingParameters") or {}
+    dc = n.get("dcChargingParameters") or {}
+    v2x = n.get("v2xChargingParameters") or {}
+    departure = n.get("departureTime")
+    energy = dc.get("energyAmount", ac.get("energyAmount", v2x.get("evTargetEnergyRequest")))
+    discharge = v2x.get("maxDischargePower")
+    return needs.ChargingNeeds(
+        requested_energy_transfer=n["requestedEnergyTransfer"],
+        energy_amount_wh=_int(energy),
+        departure_at=parse_ocpp_datetime(departure) if departure else None,
+        soc=_int(dc.get("stateOfCharge")),
+        target_soc=_int(v2x.get("targetSoC") or dc.get("fullSoC")),
+        min_soc=None,
+        ev_min_current_a=_int(ac.get("evMinCurrent")),
+        ev_max_current_a=_int(ac.get("evMaxCurrent", dc.get("evMaxCurrent"))),
+        ev_max_voltage_v=_int(ac.get("evMaxVoltage", dc.get("evMaxVoltage"))),
+        ev_max_power_w=_int(dc.get("evMaxPower", v2x.get("maxChargePower"))),
+        ev_capacity_wh=_int(dc.get("evEnergyCapacity")),
+        max_discharge_power_w=_int(abs(discharge)) if discharge is not None else None,
+        v2x_energy_wh=_int(v2x.get("evMaxV2XEnergyRequest")),
+        control_mode=n.get("controlMode"),
+        energy_transfer_modes=tuple(n.get("availableEnergyTransfer") or ()),
+        raw=n,
+    )

@@ -249,6 +249,10 @@ class Settings(BaseSettings):
     ocpp_tls_cert_file: str = ""
     ocpp_tls_key_file: str = ""
     ocpp_tls_client_ca_file: str = ""
+    # V2G: energy a car delivers back is paid at the spot price of the quarter hour in
+    # this area minus the operator's margin (øre/kWh, excl. VAT), never below zero.
+    v2g_spot_area: str = "NO1"
+    v2g_margin_ore_per_kwh: int = Field(default=10, ge=0)
 
     # ---- The driver web app at /app (issue 16) ----
     # Map tiles for the app's map, a {z}/{x}/{y} URL template; empty: no tiles (the map

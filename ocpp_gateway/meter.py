@@ -13,9 +13,10 @@ POWER = "Power.Active.Import"
 CURRENT = "Current.Import"
 VOLTAGE = "Voltage"
 SOC = "SoC"
+EXPORT = "Energy.Active.Export.Register"
 # Anything beyond this is a broken meter, not a reading (and would overflow a BIGINT).
 _LIMIT = Decimal(10) ** 12
-_SCALE = {"wh": 1, "kwh": 1000, "w": 1, "kw": 1000, "a": 1, "v": 1, "percent": 1}
+_SCALE = {"varh": 1, "wh": 1, "kwh": 1000, "w": 1, "kw": 1000, "a": 1, "v": 1, "percent": 1}
 
 
 def _number(value: Any) -> Decimal | None:
@@ -37,7 +38,7 @@ def readings_from_v2(meter_values: list[dict[str, Any]]) -> list[MeterReading]:
 
 
 def _reading(mv: dict[str, Any], *, v16: bool) -> MeterReading:
-    energy = power = current = voltage = soc = None
+    energy = power = current = voltage = soc = export = None
     context = "Sample.Periodic"
     samples = mv.get("sampledValue") or []
     for sv in samples:
@@ -69,6 +70,8 @@ def _reading(mv: dict[str, Any], *, v16: bool) -> MeterReading:
             voltage = float(number)
         elif measurand == SOC:
             soc = int(number)
+        elif measurand == EXPORT and sv.get("location", "Outlet") in ("Outlet", "EV") and not phase:
+            export = int(number)
     return MeterReading(
         sampled_at=parse_ocpp_datetime(str(mv.get("timestamp", ""))),
         context=context,
@@ -77,4 +80,5 @@ def _reading(mv: dict[str, Any], *, v16: bool) -> MeterReading:
         current_a=current,
         voltage_v=voltage,
         soc=soc,
+        export_wh=export,
     )

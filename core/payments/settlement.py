@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import insert_ignore, transaction
+from core.identity import v2g
 from core.models import (
     ChargingSession,
     IdToken,
@@ -145,7 +146,10 @@ async def settle_session(ctx: Payments, session_id: int) -> str | None:
             return None
         if cs.payment_state not in UNSETTLED:
             return cs.payment_state
+        exported = cs.energy_exported_wh
         facts = await _facts(session, cs)
+    if exported and not await _credit_export(ctx, session_id):
+        return await _mark(ctx, session_id, SettlementState.UNPRICED, "no spot price for V2G")
     if facts.hold_id is not None and facts.hold_status == PaymentState.AUTHORIZED.value:
         if facts.cost_ore is None:
             # Not priced (e.g. a missing spot price): keep the hold; the job retries.
@@ -168,6 +172,22 @@ async def settle_session(ctx: Payments, session_id: int) -> str | None:
     if facts.invoice_billing:
         return await _mark(ctx, session_id, SettlementState.TO_INVOICE)
     return await _charge(ctx, facts, facts.cost_ore, "charge", SettlementState.PAID)
+
+
+async def _credit_export(ctx: Payments, session_id: int) -> bool:
+    """V2G: the energy the car gave back, credited to its owner (once); False while a spot
+    price it needs is missing (the settlement job retries)."""
+    settings = ctx.settings
+    async with transaction(ctx.sessions) as session:
+        cs = await session.get_one(ChargingSession, session_id)
+        try:
+            await v2g.record_credit(
+                session, cs, settings.v2g_spot_area, settings.v2g_margin_ore_per_kwh
+            )
+        except v2g.SpotPriceMissing as error:
+            log.warning("session %s: %s", session_id, error)
+            return False
+    return True
 
 
 async def _capture_hold(ctx: Payments, facts: _Facts) -> str:

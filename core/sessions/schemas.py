@@ -17,6 +17,8 @@ class MeterReading:
     current_a: float | None = None
     voltage_v: float | None = None
     soc: int | None = None
+    # V2G: the export register (energy the car delivered back), Wh.
+    export_wh: int | None = None
 
 
 @dataclass(frozen=True)

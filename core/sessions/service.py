@@ -153,7 +153,9 @@ async def _store_samples(
         if flag:
             flags.append(flag)
         stored.append(
-            MeterReading(at, r.context, r.energy_wh, r.power_w, r.current_a, r.voltage_v, r.soc)
+            MeterReading(
+                at, r.context, r.energy_wh, r.power_w, r.current_a, r.voltage_v, r.soc, r.export_wh
+            )
         )
         rows.append(
             {
@@ -167,6 +169,7 @@ async def _store_samples(
                 "current_a": r.current_a,
                 "voltage_v": r.voltage_v,
                 "soc": r.soc,
+                "energy_export_wh": r.export_wh,
             }
         )
     if rows:
@@ -195,6 +198,12 @@ def _apply_live(cs: ChargingSession, readings: list[MeterReading]) -> bool:
             cs.last_power_w = reading.power_w
         if reading.soc is not None:
             cs.last_soc = reading.soc
+        if reading.export_wh is not None:
+            # V2G: the first export reading is the session's start of the export register.
+            if cs.meter_export_start_wh is None:
+                cs.meter_export_start_wh = reading.export_wh
+            cs.last_export_wh = reading.export_wh
+            cs.energy_exported_wh = max(reading.export_wh - cs.meter_export_start_wh, 0)
         cs.last_sample_at = reading.sampled_at
         changed = True
     return changed

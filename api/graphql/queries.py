@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
@@ -46,6 +47,7 @@ from core.models import Charger as ChargerRow
 from core.models import ChargingSession
 from core.payments.receipts import receipt_url
 from core.sessions import driver
+from core.sessions.costs import session_costs_ore
 from core.users import account
 
 MAX_PAGE = 100
@@ -58,13 +60,31 @@ def _offset(cursor: str | None) -> int:
         raise InputError("invalid cursor") from None
 
 
+async def session_views(
+    ctx: Context, rows: Sequence[ChargingSession], db: AsyncSession | None = None
+) -> list[ChargingSessionType]:
+    """Views of a page of sessions in a fixed number of queries: one for their chargers,
+    and stored prices (core.sessions.costs.session_costs_ore)."""
+    chargers: list[ChargerRow | None] = await ctx.chargers.load_many(
+        [cs.charger_id for cs in rows]
+    )
+    costs = await session_costs_ore(db or ctx.session, rows)
+    settings = ctx.services.settings
+    return [
+        ChargingSessionType.build(
+            cs,
+            charger.charge_point_id if charger else "?",
+            costs[cs.id],
+            receipt_url(settings, cs.id) if cs.status == "completed" else None,
+        )
+        for cs, charger in zip(rows, chargers, strict=True)
+    ]
+
+
 async def session_view(
     ctx: Context, cs: ChargingSession, db: AsyncSession | None = None
 ) -> ChargingSessionType:
-    charger: ChargerRow | None = await ctx.chargers.load(cs.charger_id)
-    cost = await pricing.session_cost(db or ctx.session, cs)
-    receipt = receipt_url(ctx.services.settings, cs.id) if cs.status == "completed" else None
-    return ChargingSessionType.build(cs, charger.charge_point_id if charger else "?", cost, receipt)
+    return (await session_views(ctx, [cs], db))[0]
 
 
 @strawberry.type
@@ -165,11 +185,10 @@ class Query(RoutePlanQuery, VehicleIdentityQuery, AppQuery):
         rows, has_next = await driver.sessions_for_user(
             info.context.session, user.id, first=first, offset=offset, since=from_, until=to
         )
+        views = await session_views(info.context, rows)
         edges = [
-            SessionEdge(
-                node=await session_view(info.context, cs), cursor=encode_cursor(offset + i + 1)
-            )
-            for i, cs in enumerate(rows)
+            SessionEdge(node=view, cursor=encode_cursor(offset + i + 1))
+            for i, view in enumerate(views)
         ]
         return SessionConnection(
             edges=edges,

@@ -9,16 +9,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, exc, text
+from sqlalchemy import event, exc, select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.app import create_app
+from api.deps import Services
+from api.graphql.context import DriverServices
 from core.config import Settings
+from core.db import create_engine, session_factory
+from core.models import Charger, ChargingSession, Site, User
+from core.tariffs.service import price_session
 from ladeflyt.runtime import Runtime
 from tests.api.graphql_helpers import gql, http_server, sign_in
+from tests.helpers import add_fleet, arrange
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -286,3 +295,92 @@ async def test_server_faults_keep_their_traceback(
     faults = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(faults) == 1 and faults[0].exc_info is not None
     assert "vehicles" in str(faults[0].exc_info[1])
+
+
+# --------------------------------------------------------------------------- history
+
+
+HISTORY = """query($first: Int!) { sessions(first: $first) {
+  pageInfo { hasNextPage }
+  edges { cursor node { id state chargerCode energyKwh cost { amountOre } receiptUrl } } } }"""
+
+
+async def _history(runtime: Runtime, phone: str, finished: int) -> None:
+    """`finished` sessions of this driver at three chargers (one in five a failed start,
+    the rest completed and priced as at their stop), and one still charging."""
+
+    async def work(s: AsyncSession) -> None:
+        user = (await s.execute(select(User).where(User.phone == phone))).scalar_one()
+        chargers = list((await s.execute(select(Charger.id).order_by(Charger.id))).scalars())
+        start = datetime(2026, 3, 2, 6, tzinfo=UTC)
+        completed = []
+        for i in range(finished + 1):
+            at = start + timedelta(hours=3 * i)
+            status = "active" if i == finished else "failed" if i % 5 == 4 else "completed"
+            cs = ChargingSession(
+                charger_id=chargers[i % len(chargers)],
+                transaction_id=f"{phone}-{i}",
+                user_id=user.id,
+                status=status,
+                channel="app",
+                started_at=at,
+                stopped_at=None if status == "active" else at + timedelta(hours=1),
+                meter_start_wh=0,
+                energy_wh=0 if status == "failed" else 1000 + 250 * i,
+                flags=[],
+            )
+            s.add(cs)
+            if status == "completed":
+                completed.append(cs)
+        await s.flush()
+        for cs in completed:
+            await price_session(s, cs)
+
+    await arrange(runtime, work)
+
+
+async def test_session_history_loads_a_page_in_the_same_queries_for_50_sessions_as_for_5(
+    runtime: Runtime,
+) -> None:
+    await add_fleet(runtime, "CP-H1", "CP-H2", "CP-H3")
+
+    async def list_price(s: AsyncSession) -> None:
+        site = (await s.execute(select(Site).where(Site.name == "Klokkarstua"))).scalar_one()
+        site.list_price_ore_per_kwh = 450
+
+    await arrange(runtime, list_price)
+    # The API on an engine of its own, so only its statements are counted.
+    engine = create_engine(runtime.settings.database_url)
+    statements: list[str] = []
+
+    def count(conn: Connection, cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    ctx = runtime.gateway_ctx
+    api = session_factory(engine)
+    app = create_app(
+        Services(runtime.settings, api, ctx.commands),
+        DriverServices(runtime.settings, api, ctx.commands, ctx.events, runtime.auth, ctx.payments),
+    )
+    counts = {}
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test"
+        ) as c:
+            for phone, finished in (("+4791111111", 5), ("+4792222222", 50)):
+                token = (await sign_in(c, runtime, phone))["accessToken"]
+                await _history(runtime, phone, finished)
+                statements.clear()
+                body = await gql(c, HISTORY, {"first": 100}, token)
+                edges = body["data"]["sessions"]["edges"]
+                assert len(edges) == finished + 1, body
+                nodes = [e["node"] for e in edges]
+                assert {n["chargerCode"] for n in nodes} == {"CP-H1", "CP-H2", "CP-H3"}
+                completed = [n for n in nodes if n["state"] == "COMPLETED"]
+                assert all(n["cost"]["amountOre"] > 0 and n["receiptUrl"] for n in completed)
+                assert all(n["cost"] == {"amountOre": 0} for n in nodes if n["state"] == "FAILED")
+                counts[finished] = len(statements)
+    finally:
+        await engine.dispose()
+    assert counts[50] == counts[5], counts

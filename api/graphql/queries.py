@@ -65,9 +65,7 @@ async def session_views(
 ) -> list[ChargingSessionType]:
     """Views of a page of sessions in a fixed number of queries: one for their chargers,
     and stored prices (core.sessions.costs.session_costs_ore)."""
-    chargers: list[ChargerRow | None] = await ctx.chargers.load_many(
-        [cs.charger_id for cs in rows]
-    )
+    chargers: list[ChargerRow | None] = await ctx.chargers.load_many([cs.charger_id for cs in rows])
     costs = await session_costs_ore(db or ctx.session, rows)
     settings = ctx.services.settings
     return [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from core.bus import CommandBus, EventBus
 from core.config import Settings
 from core.models import Charger, Site, User
 from core.payments.service import Payments
+from core.sessions.live import LiveCosts
 from core.users.auth import AuthError, AuthService
 
 
@@ -28,6 +29,8 @@ class DriverServices:
     events: EventBus
     auth: AuthService
     payments: Payments
+    # Running costs of the sessions followed by `sessionUpdates`, shared by subscribers.
+    live_costs: LiveCosts = field(default_factory=LiveCosts)
 
 
 class Context(BaseContext):

@@ -1,4 +1,4 @@
-"""Prices and costs for the driver API, from the tariff engine (core.sessions.costs)."""
+"""Prices for the driver API, from the tariff engine (core.sessions.costs)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.graphql.types import Price, PriceComponent
 from core.chargers.search import ChargerHit
-from core.models import ChargingSession, User
-from core.sessions.costs import connector_quotes, session_cost_ore
+from core.models import User
+from core.sessions.costs import connector_quotes
 from core.tariffs.schemas import Quote
 
 NOT_CONFIGURED = Price(currency="NOK", per_kwh_ore=None, components=[], configured=False)
@@ -41,8 +41,3 @@ async def prices_for_hits(
     found = await connector_quotes(session, pks, user.id if user else None)
     language = user.language if user else "nb"
     return {pk: price_of(found.get(pk), language) for pk in pks}
-
-
-async def session_cost(session: AsyncSession, cs: ChargingSession) -> int | None:
-    """Running or final cost of a session, in øre incl. VAT."""
-    return await session_cost_ore(session, cs)

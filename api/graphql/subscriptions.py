@@ -8,7 +8,6 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from api.graphql import pricing
 from api.graphql.context import Context
 from api.graphql.errors import InputError
 from api.graphql.permissions import IsSignedIn, signed_in
@@ -23,18 +22,22 @@ from core.chargers.search import charger_by_code_or_id
 from core.chargers.service import charger_topic
 from core.models import ChargingSession
 from core.sessions import driver
+from core.sessions.live import LiveCost
 from core.sessions.service import session_topic
 from core.timeutil import utcnow
 
 
-async def _session_update(ctx: Context, session_id: int, user_id: int) -> SessionUpdate | None:
+async def _session_update(
+    ctx: Context, live: LiveCost, session_id: int, user_id: int
+) -> SessionUpdate | None:
     # Each update reads fresh state in a short transaction of its own: a subscription may
-    # live for hours, a DB transaction must not.
+    # live for hours, a DB transaction must not. The cost is the shared LiveCost's: it reads
+    # only the samples stored since the last update.
     async with ctx.services.sessions() as db:
         cs = await driver.session_for_user(db, user_id, session_id)
         if cs is None:
             return None
-        cost = await pricing.session_cost(db, cs)
+        cost = await live.cost_ore(db, cs)
     return _update(cs, cost)
 
 
@@ -66,20 +69,21 @@ class Subscription:
         if not str(session_id).isdigit():
             raise InputError("no such session of yours")
         pk = int(session_id)
-        async with ctx.services.events.subscribe(session_topic(pk)) as events:
-            first = await _session_update(ctx, pk, user.id)
-            if first is None:
-                raise InputError("no such session of yours")
-            yield first
-            if first.state == SessionState.COMPLETED:
-                return
-            async for _event in events:
-                update = await _session_update(ctx, pk, user.id)
-                if update is None:
+        with ctx.services.live_costs.follow(pk) as live:
+            async with ctx.services.events.subscribe(session_topic(pk)) as events:
+                first = await _session_update(ctx, live, pk, user.id)
+                if first is None:
+                    raise InputError("no such session of yours")
+                yield first
+                if first.state == SessionState.COMPLETED:
                     return
-                yield update
-                if update.state == SessionState.COMPLETED:
-                    return
+                async for _event in events:
+                    update = await _session_update(ctx, live, pk, user.id)
+                    if update is None:
+                        return
+                    yield update
+                    if update.state == SessionState.COMPLETED:
+                        return
 
     @strawberry.subscription(description="Live availability of a charger's connectors.")
     async def connector_status(

@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from itertools import pairwise
+from typing import TypeVar
 
 from core.models.billing import ComponentKind
 from core.tariffs.errors import SpotPriceMissing
@@ -154,8 +155,10 @@ def _quarters(a: datetime, b: datetime) -> Iterator[datetime]:
         t += QUARTER
 
 
-def _idle_after_grace(usage: Usage, grace_minutes: int) -> list[tuple[datetime, datetime]]:
-    grace = Fraction(grace_minutes * 60)
+def _idle_after_grace(
+    usage: Usage, grace_minutes: int, idle_before: Fraction = Fraction(0)
+) -> list[tuple[datetime, datetime]]:
+    grace = max(Fraction(grace_minutes * 60) - idle_before, Fraction(0))
     out = []
     for span in usage.spans:
         if span.charging:
@@ -169,11 +172,24 @@ def _idle_after_grace(usage: Usage, grace_minutes: int) -> list[tuple[datetime, 
     return out
 
 
-@dataclass
-class _Raw:
+@dataclass(frozen=True)
+class Raw:
+    """A component's exact quantity and amount over a stretch of a session, before its cap
+    and rounding. Stretches that follow each other add up."""
+
     quantity: Fraction = Fraction(0)
     amount: Fraction = Fraction(0)
     fallback: bool = False
+    # A quarter hour without a spot price: raised only if the component applies.
+    missing: SpotPriceMissing | None = None
+
+    def __add__(self, later: Raw) -> Raw:
+        return Raw(
+            self.quantity + later.quantity,
+            self.amount + later.amount,
+            self.fallback or later.fallback,
+            self.missing or later.missing,
+        )
 
 
 def _energy_pieces(
@@ -185,42 +201,47 @@ def _energy_pieces(
     return list(_pieces(window, usage.start, usage.end, cuts))
 
 
-def _energy(c: ComponentSpec, usage: Usage, _: SpotPrices) -> _Raw:
+def _energy(c: ComponentSpec, usage: Usage, _: SpotPrices, __: Fraction, ___: bool) -> Raw:
     wh = sum((usage.energy_between(a, b) for a, b in _energy_pieces(c.window, usage)), Fraction(0))
-    return _Raw(wh / 1000, wh / 1000 * Fraction(c.price_ore))
+    return Raw(wh / 1000, wh / 1000 * Fraction(c.price_ore))
 
 
-def _spot_energy(c: ComponentSpec, usage: Usage, spot: SpotPrices) -> _Raw:
-    raw = _Raw()
+def _spot_energy(c: ComponentSpec, usage: Usage, spot: SpotPrices, _: Fraction, __: bool) -> Raw:
+    # Not floored at 0 here: the floor is for the whole session (`finish`).
+    quantity, amount, fallback = Fraction(0), Fraction(0), False
     for a, b in _energy_pieces(c.window, usage, _quarters(usage.start, usage.end)):
         kwh = usage.energy_between(a, b) / 1000
         if not kwh:
             continue
-        spot_price, fallback = c.spot_part(spot, quarter_of(a))
-        raw.fallback |= fallback
-        raw.quantity += kwh
-        raw.amount += kwh * (Fraction(spot_price) + Fraction(c.price_ore))
-    raw.amount = max(raw.amount, Fraction(0))
-    return raw
+        try:
+            spot_price, used_fallback = c.spot_part(spot, quarter_of(a))
+        except SpotPriceMissing as missing:
+            return Raw(missing=missing)
+        fallback |= used_fallback
+        quantity += kwh
+        amount += kwh * (Fraction(spot_price) + Fraction(c.price_ore))
+    return Raw(quantity, amount, fallback)
 
 
-def _duration(c: ComponentSpec, usage: Usage, _: SpotPrices) -> _Raw:
+def _duration(
+    c: ComponentSpec, usage: Usage, _: SpotPrices, idle_before: Fraction, __: bool
+) -> Raw:
     if c.kind == ComponentKind.TIME:
         intervals = [(s.start, s.end) for s in usage.spans if s.charging]
     else:
-        intervals = _idle_after_grace(usage, c.grace_minutes)
+        intervals = _idle_after_grace(usage, c.grace_minutes, idle_before)
     secs = sum(
         (seconds(a, b) for lo, hi in intervals for a, b in _pieces(c.window, lo, hi)),
         Fraction(0),
     )
     quantity = secs / _SECONDS_PER_UNIT[c.unit]
-    return _Raw(quantity, quantity * Fraction(c.price_ore))
+    return Raw(quantity, quantity * Fraction(c.price_ore))
 
 
-def _session(c: ComponentSpec, usage: Usage, _: SpotPrices) -> _Raw:
-    if c.window.contains(usage.start):
-        return _Raw(Fraction(1), Fraction(c.price_ore))
-    return _Raw()
+def _session(c: ComponentSpec, usage: Usage, _: SpotPrices, __: Fraction, opening: bool) -> Raw:
+    if opening and c.window.contains(usage.start):
+        return Raw(Fraction(1), Fraction(c.price_ore))
+    return Raw()
 
 
 _RAW = {
@@ -232,18 +253,91 @@ _RAW = {
 }
 
 
+@dataclass(frozen=True)
+class Measure:
+    """What a stretch of a session adds to its price: each component's Raw (in
+    `TariffSpec.ordered()` order), charging and idle time, and the power seen. The measures
+    of stretches that follow each other add up to the measure of the whole, exactly, so a
+    running session is priced by adding its newest stretch to what came before
+    (core.tariffs.live); caps, power bands, the spot floor and rounding apply to the sum."""
+
+    raws: tuple[Raw, ...]
+    charging_s: Fraction
+    idle_s: Fraction
+    peak_power_w: int | None  # highest power sample
+    peak_average_w: Fraction | None  # highest average power between two samples
+
+    def __add__(self, later: Measure) -> Measure:
+        return Measure(
+            tuple(a + b for a, b in zip(self.raws, later.raws, strict=True)),
+            self.charging_s + later.charging_s,
+            self.idle_s + later.idle_s,
+            _highest(self.peak_power_w, later.peak_power_w),
+            _highest(self.peak_average_w, later.peak_average_w),
+        )
+
+    @property
+    def fallback(self) -> bool:
+        """A spot price stood in somewhere: the published one may still come."""
+        return any(r.fallback or r.missing for r in self.raws)
+
+    @property
+    def max_power_w(self) -> int | None:
+        """The session's highest power: measured if any sample says, else read off the meter."""
+        if self.peak_power_w is not None:
+            return self.peak_power_w
+        return None if self.peak_average_w is None else round(self.peak_average_w)
+
+
+_N = TypeVar("_N", int, Fraction)
+
+
+def _highest(a: _N | None, b: _N | None) -> _N | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def measure(
+    usage: Usage,
+    tariff: TariffSpec,
+    spot: SpotPrices | None = None,
+    *,
+    idle_before: Fraction = Fraction(0),
+    opening: bool = True,
+) -> Measure:
+    """The measure of `usage`, a stretch of a session that had `idle_before` seconds of idle
+    time before it (grace periods are per session); `opening`: it starts the session."""
+    spot = spot or {}
+    raws = tuple(_RAW[c.kind](c, usage, spot, idle_before, opening) for c in tariff.ordered())
+    charging = sum((seconds(s.start, s.end) for s in usage.spans if s.charging), Fraction(0))
+    peak_power, peak_average = usage.peak_power_w, usage.peak_average_w
+    if peak_power is None and peak_average is None:
+        peak_power = usage.max_power_w  # a usage built by hand
+    return Measure(raws, charging, usage.duration_s - charging, peak_power, peak_average)
+
+
 def price_usage(usage: Usage, tariff: TariffSpec, spot: SpotPrices | None = None) -> CostBreakdown:
     """Price a usage with a tariff. Raises SpotPriceMissing when a spot price is unknown."""
-    spot = spot or {}
+    return finish(tariff, measure(usage, tariff, spot), usage.start, usage.end, usage.energy_wh)
+
+
+def finish(
+    tariff: TariffSpec, m: Measure, start: datetime, end: datetime, energy_wh: Fraction
+) -> CostBreakdown:
+    """The cost of a whole session from its measure: power bands, caps, the spot floor,
+    rounding and VAT per line. Raises SpotPriceMissing when a spot price is unknown."""
     lines: list[CostLine] = []
     notes: list[str] = []
-    for component in tariff.ordered():
-        if not component.in_band(usage.max_power_w):
+    max_power_w = m.max_power_w
+    for component, raw in zip(tariff.ordered(), m.raws, strict=True):
+        if not component.in_band(max_power_w):
             continue
-        raw = _RAW[component.kind](component, usage, spot)
+        if raw.missing is not None:
+            raise raw.missing
+        amount = raw.amount
+        if component.kind == ComponentKind.SPOT_ENERGY:
+            amount = max(amount, Fraction(0))  # drivers are not paid to charge
         if not raw.quantity:
             continue
-        amount = raw.amount
         capped = component.cap_ore is not None and amount > Fraction(component.cap_ore)
         if capped:
             assert component.cap_ore is not None
@@ -251,7 +345,7 @@ def price_usage(usage: Usage, tariff: TariffSpec, spot: SpotPrices | None = None
         net = round_half_up(amount)
         vat = vat_of(net)
         if component.kind == ComponentKind.SPOT_ENERGY:
-            unit_price = _to_decimal(raw.amount / raw.quantity).quantize(
+            unit_price = _to_decimal(max(raw.amount, Fraction(0)) / raw.quantity).quantize(
                 _PRICE_DIGITS, rounding=ROUND_HALF_UP
             )
         else:
@@ -273,7 +367,7 @@ def price_usage(usage: Usage, tariff: TariffSpec, spot: SpotPrices | None = None
                 spot_area=component.spot_area,
             )
         )
-    charging = sum((seconds(s.start, s.end) for s in usage.spans if s.charging), Fraction(0))
+    duration = seconds(start, end)
     net_total = sum(line.net_ore for line in lines)
     vat_total = sum(line.vat_ore for line in lines)
     return CostBreakdown(
@@ -283,13 +377,13 @@ def price_usage(usage: Usage, tariff: TariffSpec, spot: SpotPrices | None = None
         total_ore=net_total + vat_total,
         tariff_id=tariff.id,
         tariff_name=tariff.name or None,
-        energy_wh=round_half_up(usage.energy_wh),
-        duration_s=round_half_up(usage.duration_s),
-        charging_s=round_half_up(charging),
-        idle_s=round_half_up(usage.duration_s - charging),
-        max_power_w=usage.max_power_w,
-        started_at=usage.start,
-        ended_at=usage.end,
+        energy_wh=round_half_up(energy_wh),
+        duration_s=round_half_up(duration),
+        charging_s=round_half_up(m.charging_s),
+        idle_s=round_half_up(duration - m.charging_s),
+        max_power_w=max_power_w,
+        started_at=start,
+        ended_at=end,
         notes=notes,
     )
 

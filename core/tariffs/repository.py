@@ -185,6 +185,19 @@ async def session_samples(
     return [Sample(at, energy, power) for at, energy, power in rows]
 
 
+async def session_samples_after(
+    session: AsyncSession, session_id: int, after_id: int
+) -> list[tuple[int, Sample]]:
+    """The session's samples stored after the one with id `after_id`, whatever their time
+    (a late sample is new too), with their ids."""
+    rows = await session.execute(
+        select(MeterSample.id, MeterSample.sampled_at, MeterSample.energy_wh, MeterSample.power_w)
+        .where(MeterSample.session_id == session_id, MeterSample.id > after_id)
+        .order_by(MeterSample.id)
+    )
+    return [(pk, Sample(at, energy, power)) for pk, at, energy, power in rows]
+
+
 async def spot_prices(
     session: AsyncSession, areas: Iterable[str], start: datetime, end: datetime
 ) -> dict[str, dict[datetime, Decimal]]:

@@ -219,30 +219,45 @@ def _quote_component(
 # --------------------------------------------------------------------------- costs
 
 
+async def session_tariff(session: AsyncSession, cs: ChargingSession) -> Resolved:
+    """The price a session is priced with: its driver's at its connector when it started."""
+    loc = await repo.session_location(session, cs.charger_id, cs.connector_pk)
+    if loc is None:
+        return Resolved(None, "none", PUBLIC)
+    return (await _resolve_many(session, [loc], cs.user_id, cs.started_at))[loc.charger_id]
+
+
+def spot_areas(spec: TariffSpec) -> set[str]:
+    return _spot_areas([spec])
+
+
+def _unpriced(
+    cs: ChargingSession, resolved: Resolved, end: datetime, *, final: bool
+) -> CostBreakdown:
+    """The breakdown of a session at a charger with no price configured."""
+    return CostBreakdown(
+        lines=[],
+        net_ore=0,
+        vat_ore=0,
+        total_ore=0,
+        price_configured=False,
+        final=final,
+        source="none",
+        customer_group=resolved.group,
+        energy_wh=cs.energy_wh,
+        started_at=cs.started_at,
+        ended_at=end,
+        notes=["no_price_configured"],
+    )
+
+
 async def _cost(
     session: AsyncSession, cs: ChargingSession, end: datetime, *, final: bool
 ) -> CostBreakdown:
-    loc = await repo.session_location(session, cs.charger_id, cs.connector_pk)
-    if loc is None:
-        resolved = Resolved(None, "none", PUBLIC)
-    else:
-        resolved = (await _resolve_many(session, [loc], cs.user_id, cs.started_at))[loc.charger_id]
+    resolved = await session_tariff(session, cs)
     group = resolved.group
     if resolved.spec is None:
-        return CostBreakdown(
-            lines=[],
-            net_ore=0,
-            vat_ore=0,
-            total_ore=0,
-            price_configured=False,
-            final=final,
-            source="none",
-            customer_group=group,
-            energy_wh=cs.energy_wh,
-            started_at=cs.started_at,
-            ended_at=end,
-            notes=["no_price_configured"],
-        )
+        return _unpriced(cs, resolved, end, final=final)
     samples = await repo.session_samples(session, cs.id, until=end)
     usage = build_usage(
         cs.started_at,

@@ -55,6 +55,10 @@ class Usage:
     curve: tuple[tuple[datetime, Fraction], ...]
     spans: tuple[Span, ...]
     max_power_w: int | None
+    # What max_power_w was made of: the highest power sample, and the highest average power
+    # between two knots (used when no sample has a power); see core.tariffs.engine.Measure.
+    peak_power_w: int | None = None
+    peak_average_w: Fraction | None = None
 
     @property
     def energy_wh(self) -> Fraction:
@@ -100,9 +104,10 @@ class Usage:
         e_at = self.energy_at(at)
         left = [(t, e) for t, e in self.curve if t < at] + [(at, e_at)]
         right = [(at, Fraction(0))] + [(t, e - e_at) for t, e in self.curve if t > at]
+        peaks = (self.max_power_w, self.peak_power_w, self.peak_average_w)
         return (
-            Usage(self.start, at, tuple(left), _cut(self.spans, self.start, at), self.max_power_w),
-            Usage(at, self.end, tuple(right), _cut(self.spans, at, self.end), self.max_power_w),
+            Usage(self.start, at, tuple(left), _cut(self.spans, self.start, at), *peaks),
+            Usage(at, self.end, tuple(right), _cut(self.spans, at, self.end), *peaks),
         )
 
 
@@ -163,10 +168,12 @@ def build_usage(
         else:
             spans.append(Span(a, b, charging))
 
-    if power_at:
-        max_power: int | None = max(power_at.values())
-    elif averages:
-        max_power = round(max(averages))
+    peak_power = max(power_at.values()) if power_at else None
+    peak_average = max(averages) if averages else None
+    if peak_power is not None:
+        max_power: int | None = peak_power
+    elif peak_average is not None:
+        max_power = round(peak_average)
     else:
         max_power = None
-    return Usage(start, end, tuple(curve), tuple(spans), max_power)
+    return Usage(start, end, tuple(curve), tuple(spans), max_power, peak_power, peak_average)

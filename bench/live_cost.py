@@ -67,8 +67,8 @@ WATTS = 11_000
 class Options:
     db: str = "sqlite"
     pg_url: str = PG_DEFAULT
-    sessions: int = 10
-    events: int = 5
+    sessions: int = 5
+    events: int = 6
     interval_s: int = 60
     subscribers: int = 1
 
@@ -326,8 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.live_cost", description=__doc__)
     p.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     p.add_argument("--pg-url", default=PG_DEFAULT)
-    p.add_argument("--sessions", type=int, default=10)
-    p.add_argument("--events", type=int, default=5)
+    p.add_argument("--sessions", type=int, default=5)
+    p.add_argument("--events", type=int, default=6)
     p.add_argument("--interval", type=int, default=60, help="seconds between samples")
     p.add_argument("--subscribers", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="1 session, 2 events, 300 s samples")

@@ -263,6 +263,37 @@ class Settings(BaseSettings):
     # Stripe.js needs the publishable key (pk_...) to confirm a card in the app.
     stripe_publishable_key: str = ""
 
+    # ---- Operator CLI and first run (issue 10) ----
+    # A mistyped LADEFLYT_DATABASE_URL fails when the settings are read, in one line; the
+    # common short forms (sqlite:///..., postgres://...) get our async drivers.
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        return database_url(value)
+
+
+def database_url(value: str) -> str:
+    """`value` as a URL our engines take (sqlite+aiosqlite or postgresql+asyncpg); a
+    ValueError says in words what is wrong."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(value.strip())
+    except ArgumentError:
+        raise ValueError(
+            f"{value!r} is not a database URL; use e.g. sqlite+aiosqlite:///./var/ladeflyt.db "
+            "or postgresql+asyncpg://user:password@host:5432/ladeflyt"
+        ) from None
+    backend, _, driver = url.drivername.partition("+")
+    wanted = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "postgres": "asyncpg"}
+    if backend not in wanted:
+        raise ValueError(f"{backend} databases are not supported: use SQLite or PostgreSQL")
+    if driver and driver != wanted[backend]:
+        raise ValueError(f"the {driver} driver is not supported: use {backend}+{wanted[backend]}")
+    scheme = f"{'postgresql' if backend == 'postgres' else backend}+{wanted[backend]}"
+    return scheme + value.strip()[len(url.drivername) :]
+
 
 _WILDCARDS = {"", "0.0.0.0", "::"}
 

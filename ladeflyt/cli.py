@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import os
+import signal
 import sys
 from typing import Any, TypeVar
 
@@ -26,6 +29,7 @@ from ladeflyt import (
     cli_users,
 )
 from ladeflyt.console import ExitCode, in_transaction
+from ladeflyt.preflight import ConfigProblem, check_database
 
 T = TypeVar("T")
 
@@ -43,11 +47,19 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
-    from ladeflyt.serve import serve
+    from ladeflyt.serve import bind_http, check_ocpp_port, serve
 
-    if not args.no_migrate:
-        upgrade(settings.database_url)
-    asyncio.run(serve(settings, demo=args.demo, simulate=args.simulate))
+    # Ports first: a busy port is reported before anything is migrated or started.
+    check_ocpp_port(settings)
+    sock, served = bind_http(settings)
+    try:
+        if args.no_migrate:
+            check_database(settings.database_url, migrated=True)
+        else:
+            upgrade(settings.database_url)
+        asyncio.run(serve(served, sock, demo=args.demo, simulate=args.simulate))
+    finally:
+        sock.close()
 
 
 def cmd_session_list(args: argparse.Namespace, settings: Settings) -> None:
@@ -139,12 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="also run the demo chargers as simulated chargers (N of them, 0 = none)",
     )
-    p.set_defaults(func=cmd_serve)
+    p.set_defaults(func=cmd_serve, database="connect")
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     p = db.add_parser("upgrade", help="apply migrations")
     p.add_argument("revision", nargs="?", default="head")
-    p.set_defaults(func=cmd_db_upgrade)
+    p.set_defaults(func=cmd_db_upgrade, database="connect")
 
     cli_chargers.register(sub)
 
@@ -170,16 +182,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--speedup", type=float, default=1.0, help="simulated time runs this much faster"
     )
-    p.set_defaults(func=cmd_simulate)
+    p.set_defaults(func=cmd_simulate, database="none")
 
     demo = sub.add_parser("demo", help="demo data").add_subparsers(dest="d", required=True)
     p = demo.add_parser("seed", help="seed demo sites, chargers, users and tags once")
-    p.set_defaults(func=cmd_demo_seed)
+    p.set_defaults(func=cmd_demo_seed, database="connect")
     cli_billing.register(sub)
     cli_payments.register(sub)
     cli_invoices.register(sub)
     cli_orgs.register(sub)
     return parser
+
+
+def _settings() -> Settings:
+    """The settings from the environment; a bad value is one line naming its variable."""
+    try:
+        return get_settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = "LADEFLYT_" + "_".join(str(p) for p in first["loc"]).upper()
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigProblem(f"{name}: {message}") from None
+
+
+def _command(args: argparse.Namespace) -> int:
+    settings = _settings()
+    database = getattr(args, "database", "migrated")
+    if database != "none":
+        check_database(settings.database_url, migrated=database == "migrated")
+    args.func(args, settings)
+    sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,9 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
-        args.func(args, get_settings())
+        return _command(args)
     except (
         CliError,
+        ConfigProblem,
         ChargerError,
         UserError,
         cli_billing.TariffError,
@@ -211,9 +245,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except ExitCode as done:
         return done.code
+    except BrokenPipeError:
+        # The reader left (`ladeflyt session list | head -1`): stop quietly, as `ls` would.
+        # What Python still holds for stdout goes nowhere instead of failing again at exit.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except KeyboardInterrupt:
         return 130
-    return 0
 
 
 if __name__ == "__main__":

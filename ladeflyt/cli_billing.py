@@ -23,6 +23,7 @@ from core.billing import ehf, reports, sharing
 from core.billing import service as billing
 from core.billing.errors import BillingError
 from core.billing.invoice_html import render_invoice_html
+from core.billing.periods import PeriodError, unfinished
 from core.config import Settings
 from core.models import Charger, Connector
 from core.operator import Operator
@@ -30,7 +31,7 @@ from core.tariffs import admin
 from core.tariffs.errors import TariffError
 from core.tariffs.service import quote
 from core.tariffs.spot import CsvSpotPriceFeed, import_spot_prices
-from core.timeutil import OSLO
+from core.timeutil import OSLO, utcnow
 from core.users.service import get_user_by_phone
 from ladeflyt.console import in_transaction as _run
 
@@ -248,6 +249,15 @@ def cmd_invoices_run(args: argparse.Namespace, settings: Settings) -> None:
     from core.invoicing.runs import issue_and_queue
     from ladeflyt.console import ProgressBar
 
+    try:
+        ends = None if args.force else unfinished(args.period, utcnow())
+    except PeriodError as error:
+        raise BillingError(str(error)) from None
+    if ends is not None:
+        raise BillingError(
+            f"{args.period.strip()} is not over until {ends} (Oslo): sessions may still come "
+            "in; --force invoices it now (later sessions then get an invoice of their own)"
+        )
     bar = None if args.json else ProgressBar("customers")
 
     async def work(session: AsyncSession) -> Any:
@@ -557,6 +567,7 @@ def register(sub: Any) -> None:
     p.add_argument("--due-days", type=int, default=None)
     p.add_argument("--issue-date", default=None, help="YYYY-MM-DD; default today")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--force", action="store_true", help="invoice a month that is not over yet")
     p.set_defaults(func=cmd_invoices_run)
     p = inv.add_parser("list", help="list invoices, newest first")
     p.add_argument("--user", default=None, help="a customer's phone")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
 import socket
@@ -14,6 +15,7 @@ import uvicorn
 
 from core.config import Settings
 from core.db import transaction
+from ladeflyt.preflight import ConfigProblem
 from ladeflyt.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,11 @@ def _demo_simulation(settings: Settings, port: int, count: int) -> Any:
     )
 
 
+def _in_use(what: str, host: str, port: int, variable: str, error: OSError) -> ConfigProblem:
+    hint = f" (another `ladeflyt serve`? set {variable})" if error.errno == errno.EADDRINUSE else ""
+    return ConfigProblem(f"cannot listen for {what} on {host}:{port}: {error.strerror}{hint}")
+
+
 def bind_http(settings: Settings) -> tuple[socket.socket, Settings]:
     """Bind the HTTP socket first, so that links name the address actually served: a
     public base URL left at its default becomes this host and port (also the free port
@@ -63,7 +70,7 @@ def bind_http(settings: Settings) -> tuple[socket.socket, Settings]:
         sock.bind((host, port))
     except OSError as error:
         sock.close()
-        raise SystemExit(f"cannot listen for HTTP on {host}:{port}: {error.strerror}") from None
+        raise _in_use("HTTP", host, port, "LADEFLYT_HTTP_PORT", error) from None
     sock.set_inheritable(True)
     served = settings.served_at(host, sock.getsockname()[1])
     if served.links_only_work_here:
@@ -75,8 +82,25 @@ def bind_http(settings: Settings) -> tuple[socket.socket, Settings]:
     return sock, served
 
 
-async def serve(settings: Settings, *, demo: bool = False, simulate: int = 0) -> None:
-    sock, settings = bind_http(settings)
+def check_ocpp_port(settings: Settings) -> None:
+    """Fail before anything starts if the OCPP port is taken (the gateway binds it later)."""
+    host, port = settings.ocpp_host, settings.ocpp_port
+    if port == 0:
+        return
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+    except OSError as error:
+        raise _in_use("OCPP", host, port, "LADEFLYT_OCPP_PORT", error) from None
+    finally:
+        probe.close()
+
+
+async def serve(
+    settings: Settings, sock: socket.socket, *, demo: bool = False, simulate: int = 0
+) -> None:
+    """Run until SIGINT/SIGTERM; `sock` and `settings` from `bind_http`."""
     runtime = Runtime.build(settings)
     if demo:
         from ladeflyt.demo import seed, seed_staff, sign_in_links
@@ -106,7 +130,13 @@ async def serve(settings: Settings, *, demo: bool = False, simulate: int = 0) ->
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
-    await runtime.start()
+    try:
+        await runtime.start()
+    except OSError as error:  # the OCPP port, taken since it was checked
+        await runtime.stop()
+        raise _in_use(
+            "OCPP", settings.ocpp_host, settings.ocpp_port, "LADEFLYT_OCPP_PORT", error
+        ) from None
     simulation: asyncio.Task[object] | None = None
     if simulate:
         from ocpp_gateway.simulator import run_simulation

@@ -28,6 +28,13 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
     return start, end
 
 
+def unfinished(period: str, now: datetime) -> date | None:
+    """The first day (Oslo) after `period` if the period has not ended by `now`: sessions
+    may still come in, so it is not ready to invoice."""
+    end = period_bounds(period)[1]
+    return end.astimezone(OSLO).date() if now < end else None
+
+
 def range_bounds(text: str) -> tuple[datetime, datetime]:
     """A month (YYYY-MM) or a whole year (YYYY), as UTC bounds."""
     value = text.strip()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
+import uvicorn
 import websockets
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as CP16
@@ -240,3 +242,39 @@ async def enrol(session: AsyncSession, user: User, site_name: str, group: str) -
     session.add(membership)
     await session.flush()
     return membership
+
+
+@contextlib.contextmanager
+def bound_socket() -> Iterator[socket.socket]:
+    """A listening socket on a free port of 127.0.0.1, bound now so that its address is
+    known before the runtime (links, the sandbox's return URLs) is built."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    sock.setblocking(False)
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(runtime: Runtime, sock: socket.socket) -> AsyncIterator[None]:
+    """The runtime's real HTTP stack (uvicorn) on `sock`, until the block ends."""
+    uv = uvicorn.Server(
+        uvicorn.Config(
+            runtime.http_app(), lifespan="off", log_level="warning", timeout_graceful_shutdown=2
+        )
+    )
+    task = asyncio.create_task(uv.serve(sockets=[sock]))
+    for _ in range(500):
+        if uv.started or task.done():
+            break
+        await asyncio.sleep(0.01)
+    assert uv.started, "the test server did not start"
+    try:
+        yield
+    finally:
+        uv.should_exit = True
+        await task

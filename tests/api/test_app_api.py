@@ -7,23 +7,14 @@ import json
 from datetime import date
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from core.models import Site
+from ladeflyt.runtime import Runtime
 from payments.sandbox import SandboxProvider
 from tests.api.graphql_helpers import gql, sign_in
 from tests.helpers import add_fleet, arrange
 from tests.pages.flows import customer, open_invoice
-
-
-@pytest.fixture
-async def client(runtime):
-    app = runtime.http_app()
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as c:
-        yield c
 
 
 async def test_app_config_names_the_providers_and_the_map_tiles(client, runtime):
@@ -144,3 +135,31 @@ async def test_the_service_worker_caches_a_shell_that_is_all_there(client):
 async def test_app_assets_stay_inside_the_app_folder(client):
     assert (await client.get("/app/assets/%2e%2e/routes.py")).status_code == 404
     assert (await client.get("/app/assets/nothing.js")).status_code == 404
+
+
+async def test_app_config_gives_stripe_js_its_key_only_with_the_stripe_provider(settings):
+    stripe = settings.model_copy(
+        update={
+            "card_provider": "stripe",
+            "stripe_api_key": "sk_test_123",
+            "stripe_publishable_key": "pk_test_456",
+            "vipps_provider": "off",
+            "app_map_tile_url": "",
+        }
+    )
+    rt = Runtime.build(stripe)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=rt.http_app()), base_url="http://test"
+        ) as c:
+            body = await gql(
+                c, "{ appConfig { cardProvider stripePublishableKey vipps mapTileUrl } }"
+            )
+    finally:
+        await rt.engine.dispose()
+    assert body["data"]["appConfig"] == {
+        "cardProvider": "stripe",
+        "stripePublishableKey": "pk_test_456",
+        "vipps": False,
+        "mapTileUrl": None,  # no tiles: the app draws without a background
+    }

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import re
 
-import httpx
-import pytest
 from sqlalchemy import event, select
 
 from core.models import PaymentMethod, Site, User
 from tests.api.graphql_helpers import gql, sign_in
 from tests.helpers import add_fleet, arrange, boot16, connect
-
-
-@pytest.fixture
-async def client(runtime):
-    app = runtime.http_app()
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as c:
-        yield c
 
 
 async def _place(runtime, price: int = 450) -> None:

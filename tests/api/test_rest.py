@@ -3,7 +3,6 @@ behind it, called with an API key as scripts do."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from ocpp.v16 import call as call16
 
@@ -13,14 +12,6 @@ from core.orgs.schemas import ApiKeyIn
 from core.orgs.scope import Actor
 from ladeflyt.contracts import contracts
 from tests.helpers import add_fleet, arrange, boot16, connect
-
-
-@pytest.fixture
-async def client(runtime):
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://test"
-    ) as c:
-        yield c
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from tests.api.graphql_helpers import gql, sign_in
@@ -43,15 +42,6 @@ def trip(**changes: object) -> dict[str, object]:
         },
         **changes,
     }
-
-
-@pytest.fixture
-async def client(runtime):
-    app = runtime.http_app()
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as c:
-        yield c
 
 
 async def test_anonymous_driver_gets_ordered_stops_with_times_and_costs(client, runtime):

@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import uvicorn
 
 from core.config import Settings
 from core.db import transaction
 from ladeflyt.demo import seed
 from ladeflyt.runtime import Runtime
 from ocpp_gateway.simulator import SimulationConfig, run_simulation
+from tests.helpers import bound_socket, serving
 from tests.pages.conftest import PHONE, browser  # noqa: F401  (the module's browser)
 
 DEMO_CHARGER = "KLOKK-AC-01"
@@ -33,15 +33,8 @@ KLOKKARSTUA = {"latitude": 59.6525, "longitude": 10.4338}
 
 @pytest.fixture(scope="module")
 def app_socket() -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    sock.setblocking(False)
-    try:
+    with bound_socket() as sock:
         yield sock
-    finally:
-        sock.close()
 
 
 @pytest.fixture(scope="module")
@@ -78,22 +71,8 @@ async def app_runtime(app_settings: Settings) -> AsyncIterator[Runtime]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def app_server(app_runtime: Runtime, app_socket: socket.socket) -> AsyncIterator[str]:
-    uv = uvicorn.Server(
-        uvicorn.Config(
-            app_runtime.http_app(), lifespan="off", log_level="warning", timeout_graceful_shutdown=2
-        )
-    )
-    task = asyncio.create_task(uv.serve(sockets=[app_socket]))
-    for _ in range(500):
-        if uv.started or task.done():
-            break
-        await asyncio.sleep(0.01)
-    assert uv.started, "the test server did not start"
-    try:
+    async with serving(app_runtime, app_socket):
         yield app_runtime.settings.public_base_url
-    finally:
-        uv.should_exit = True
-        await task
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

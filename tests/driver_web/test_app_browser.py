@@ -147,6 +147,10 @@ async def test_the_driver_starts_watches_the_meter_live_stops_and_gets_the_recei
     await phone.locator("#show-list").click()
     await phone.locator(f"li.charger[data-code='{DEMO_CHARGER}'] a").click()
     await phone.wait_for_url(re.compile(rf"/app/charger/{DEMO_CHARGER}$"))
+    await phone.go_back()
+    await phone.fill("#charger-code", DEMO_CHARGER.lower())  # the number printed on it
+    await phone.locator("#open-code").click()
+    await phone.wait_for_url(re.compile(rf"/app/charger/{DEMO_CHARGER}$"))
     # Every price component before anything starts (AFIR), incl. VAT.
     price = phone.locator("#price tr").first
     assert re.sub(r"\s+", " ", await price.inner_text()).strip().endswith("kr 4,50 / kWh")
@@ -264,6 +268,24 @@ async def test_the_driver_registers_a_tag_and_a_taken_one_is_refused(phone, app_
     assert await phone.locator("#tags li").count() == 1
 
 
+async def test_the_driver_adds_a_car(phone, app_server):
+    await phone.goto("/app/account")
+    await phone.locator("#to-vehicles").click()
+    await phone.get_by_text("Ingen biler lagt til.").wait_for()
+    await phone.fill("#vehicle-make", "Hyundai")
+    await phone.fill("#vehicle-model", "Ioniq 5")
+    await phone.fill("#vehicle-battery", "74")
+    await phone.fill("#vehicle-dc", "220")
+    await phone.get_by_role("button", name="Legg til bil").click()
+    car = phone.locator("#vehicles li").first
+    await car.wait_for()
+    assert "Hyundai Ioniq 5" in await car.inner_text() and "74 kWh" in await car.inner_text()
+    data = await api(app_server, phone, "query { vehicles { make model batteryKwh maxDcKw } }")
+    assert data["vehicles"] == [
+        {"make": "Hyundai", "model": "Ioniq 5", "batteryKwh": 74.0, "maxDcKw": 220.0}
+    ]
+
+
 async def _choose_place(page: Any, field: str, typed: str, name: str) -> None:
     await page.fill(f"#{field}", typed)
     await page.locator(f"#{field}-suggestions button", has_text=name).first.click()
@@ -274,9 +296,13 @@ async def test_the_driver_plans_a_route_with_stops_times_and_prices(phone, app_s
     await phone.wait_for_url(re.compile(r"/app/route$"))
     await _choose_place(phone, "route-from", "Oslo", "Oslo")
     await _choose_place(phone, "route-to", "Toft", "Tofte")
-    await phone.fill("#route-soc", "25")
+    await phone.locator("#route-vehicle").select_option(label="Hyundai Ioniq 5")
+    await phone.fill("#route-soc", "22")  # too little to reach Tofte without a stop
     await phone.locator("#plan").click()
-    await phone.locator("#route-plan").wait_for()
+    await phone.locator("#route-plan, #route-problem").first.wait_for()
+    assert not await phone.locator("#route-problem").count(), await visible_text(
+        phone, "#route-problem"
+    )
     stops = phone.locator("#route-stops li.stop")
     assert await stops.count() >= 1
     first = await stops.first.inner_text()

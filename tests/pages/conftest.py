@@ -11,7 +11,6 @@ the runtime and the server are made in that loop too.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -19,10 +18,10 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import uvicorn
 
 from core.config import Settings
 from ladeflyt.runtime import Runtime
+from tests.helpers import bound_socket, serving
 
 CHROMIUM = "/usr/bin/chromium"
 REQUIRE_BROWSER = "LADEFLYT_REQUIRE_BROWSER"
@@ -47,15 +46,8 @@ PHONE = {
 @pytest.fixture
 def listen_socket() -> Iterator[socket.socket]:
     """The test server's socket, bound now so its port is known before the runtime is."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    sock.setblocking(False)
-    try:
+    with bound_socket() as sock:
         yield sock
-    finally:
-        sock.close()
 
 
 @pytest.fixture
@@ -83,22 +75,8 @@ async def server(
     runtime: Runtime, listen_socket: socket.socket, base_url: str
 ) -> AsyncIterator[str]:
     """The real HTTP stack on `base_url`; yields that URL."""
-    uv = uvicorn.Server(
-        uvicorn.Config(
-            runtime.http_app(), lifespan="off", log_level="warning", timeout_graceful_shutdown=2
-        )
-    )
-    task = asyncio.create_task(uv.serve(sockets=[listen_socket]))
-    for _ in range(500):
-        if uv.started or task.done():
-            break
-        await asyncio.sleep(0.01)
-    assert uv.started, "the test server did not start"
-    try:
+    async with serving(runtime, listen_socket):
         yield base_url
-    finally:
-        uv.should_exit = True
-        await task
 
 
 def _missing_browser() -> str | None:

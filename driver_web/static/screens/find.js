@@ -138,8 +138,19 @@ export function Find({ ctx }) {
   };
   const hasMore = (more || (page && page.pageInfo) || {}).hasNextPage;
 
+  const [code, setCode] = useState("");
+  const openCode = (event) => {
+    event.preventDefault();
+    if (code.trim()) navigate(`/app/charger/${encodeURIComponent(code.trim().toUpperCase())}`);
+  };
+
   return html`<${Screen} title=${t("find_title")}>
     <${ActiveBanner} ctx=${ctx} />
+    <form class="row code-form" onSubmit=${openCode}>
+      <input id="charger-code" placeholder=${t("charger_code")} aria-label=${t("charger_code")} autocapitalize="characters"
+        value=${code} onInput=${(e) => setCode(e.target.value)} />
+      <button type="submit" class="secondary" id="open-code">${t("open")}</button>
+    </form>
     <div class="card filters">
       <div class="row">
         <${PlaceSearch} id="place" placeholder=${t("search_place")} onChoose=${(p) => choose({ lat: p.latitude, lon: p.longitude, name: p.name, radius: 50 })} />

@@ -2,7 +2,7 @@
 // stops on a map and in a list, with times and prices (planRoute).
 import { useState } from "preact/hooks";
 import { gql } from "../api.js";
-import { clock, duration, km, kwh, money, number, t, unitPrice } from "../i18n.js";
+import { clock, duration, km, kwh, language, money, number, t, unitPrice } from "../i18n.js";
 import { decodePolyline, MapView } from "../map.js";
 import { Field, html, message, Notice, Screen, useQuery } from "../ui.js";
 import { PlaceSearch } from "./places.js";
@@ -82,7 +82,9 @@ export function RoutePlanner({ ctx }) {
     try {
       const result = (await gql(PLAN, { input })).planRoute;
       if (result.__typename === "RoutePlan") setPlan(result);
-      else setProblem(t("no_route", { message: result.message }));
+      else if (result.__typename === "NoFeasibleRoute" && language() !== "en") {
+        setProblem(t("no_route", { message: t(`no_route_${result.reason}`) }));
+      } else setProblem(t("no_route", { message: result.message }));
     } catch (error) {
       setProblem(message(error));
     }

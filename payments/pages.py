@@ -356,6 +356,8 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
             vat=kroner(r.vat_ore, lang),
             total=kroner(r.total_ore, lang),
             paid=kroner(r.paid_ore, lang),
+            exported_kwh=kwh(r.energy_exported_wh, lang),
+            v2g_credit=None if r.v2g_credit_ore is None else kroner(-r.v2g_credit_ore, lang),
             token=t,
         )
 

@@ -71,6 +71,12 @@ class Receipt:
     completed: bool
     url: str = strawberry.field(description="The receipt page (a signed link).")
     pdf_url: str
+    energy_exported_wh: int = strawberry.field(
+        default=0, description="V2G: energy the car gave back."
+    )
+    v2g_credit: Money | None = strawberry.field(
+        default=None, description="V2G: credited on the next invoice."
+    )
 
 
 @strawberry.type(description="A searched place: one of our sites, or a town.")
@@ -165,6 +171,10 @@ class AppQuery:
             completed=found.completed,
             url=url,
             pdf_url=f"{path}/pdf?{query}",
+            energy_exported_wh=found.energy_exported_wh,
+            v2g_credit=None
+            if found.v2g_credit_ore is None
+            else Money(amount_ore=found.v2g_credit_ore),
         )
 
     @strawberry.field(description="Sites and towns whose name matches, for from/to and near.")

@@ -45,7 +45,7 @@ from core.invoicing.channels import delivery_decision
 from core.invoicing.documents import invoice_pdf_url
 from core.models import Charger as ChargerRow
 from core.models import ChargingSession
-from core.payments.receipts import receipt_url
+from core.payments.receipts import receipt_url, v2g_credits_ore
 from core.sessions import driver
 from core.sessions.costs import session_costs_ore
 from core.users import account
@@ -64,9 +64,11 @@ async def session_views(
     ctx: Context, rows: Sequence[ChargingSession], db: AsyncSession | None = None
 ) -> list[ChargingSessionType]:
     """Views of a page of sessions in a fixed number of queries: one for their chargers,
-    and stored prices (core.sessions.costs.session_costs_ore)."""
+    stored prices (core.sessions.costs.session_costs_ore), and V2G credits (only when a
+    session on the page gave energy back)."""
     chargers: list[ChargerRow | None] = await ctx.chargers.load_many([cs.charger_id for cs in rows])
     costs = await session_costs_ore(db or ctx.session, rows)
+    credits = await v2g_credits_ore(db or ctx.session, rows)
     settings = ctx.services.settings
     return [
         ChargingSessionType.build(
@@ -74,6 +76,7 @@ async def session_views(
             charger.charge_point_id if charger else "?",
             costs[cs.id],
             receipt_url(settings, cs.id) if cs.status == "completed" else None,
+            credits.get(cs.id),
         )
         for cs, charger in zip(rows, chargers, strict=True)
     ]

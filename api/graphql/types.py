@@ -184,10 +184,23 @@ class ChargingSessionType:
     payment_state: str
     payment_note: str | None = strawberry.field(description="Why a session is unpaid.")
     receipt_url: str | None
+    energy_exported_wh: int = strawberry.field(
+        default=0, description="V2G: energy the car gave back to the grid."
+    )
+    v2g_credit: Money | None = strawberry.field(
+        default=None,
+        description="V2G: what the energy given back earns the owner, credited on the next "
+        "invoice (null until the session is settled, or when nothing was given back).",
+    )
 
     @classmethod
     def build(
-        cls, cs: ChargingSession, charger_code: str, cost_ore: int | None, receipt: str | None
+        cls,
+        cs: ChargingSession,
+        charger_code: str,
+        cost_ore: int | None,
+        receipt: str | None,
+        v2g_credit_ore: int | None = None,
     ) -> ChargingSessionType:
         end = cs.stopped_at or utcnow()
         completed = cs.status in ("completed", "failed")
@@ -210,6 +223,8 @@ class ChargingSessionType:
             payment_state=cs.payment_state or "none",
             payment_note=cs.payment_note,
             receipt_url=receipt,
+            energy_exported_wh=cs.energy_exported_wh or 0,
+            v2g_credit=None if v2g_credit_ore is None else Money(amount_ore=v2g_credit_ore),
         )
 
 

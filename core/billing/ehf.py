@@ -160,7 +160,8 @@ def _line(
 ) -> None:
     line = doc.cac(doc.root, tag)
     doc.cbc(line, "ID", str(position))
-    doc.cbc(line, quantity_tag, "1", unitCode="C62")
+    # A credit (V2G) is one unit taken back: the price stays positive (BR-27).
+    doc.cbc(line, quantity_tag, "-1" if net < 0 else "1", unitCode="C62")
     doc.money(line, "LineExtensionAmount", net)
     if period is not None:
         when = doc.cac(line, "InvoicePeriod")
@@ -170,7 +171,7 @@ def _line(
     doc.cbc(item, "Description", description)
     doc.cbc(item, "Name", "Lading / EV charging")
     _tax_category(doc, item, "ClassifiedTaxCategory")
-    doc.money(doc.cac(line, "Price"), "PriceAmount", net)
+    doc.money(doc.cac(line, "Price"), "PriceAmount", abs(net))
 
 
 def _header(doc: _Doc, number: int, issued: date) -> None:

@@ -400,6 +400,8 @@ class ReceiptDoc:
     paid_ore: int
     method: str | None
     seller: Party
+    energy_exported_wh: int = 0
+    v2g_credit_ore: int | None = None
 
 
 _METHODS = {"card": "kort", "vipps": "Vipps"}
@@ -439,6 +441,10 @@ def receipt_pdf(r: ReceiptDoc) -> bytes:
     ]
     if r.method:
         rows.append((f"Betalt med {_METHODS.get(r.method, r.method)}", nok(r.paid_ore), False))
+    if r.energy_exported_wh:
+        rows.append(("Tilbakelevert (V2G)", f"{kwh(r.energy_exported_wh)} kWh", False))
+    if r.v2g_credit_ore is not None:
+        rows.append(("Godskrives neste faktura", nok(-r.v2g_credit_ore), False))
     pdf.totals(rows)
     return bytes(pdf.output())
 

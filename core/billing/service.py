@@ -10,6 +10,12 @@ period again invoices only sessions that arrived late. An invoice line carries t
 net and VAT as priced (VAT computed per cost line, see core.tariffs.engine); the invoice's
 totals are the sums of its lines. An invoice of 0 kr is not issued.
 
+V2G credits (core.identity.v2g: energy a car gave back) not yet credited go on the owner's
+next invoice as negative lines, each whole and exactly once (v2g_credits.invoice_id is
+set in the same transaction). A credit is a price reduction with VAT included, split 4/5
+net and 1/5 VAT like every line; credits are applied oldest first while the invoice stays
+at or above 0 kr, the rest wait for the next invoice.
+
 Numbers of invoices and credit notes come from one gapless series (document_counters),
 allocated inside the transaction that issues the document.
 """
@@ -51,6 +57,7 @@ from core.models import (
     InvoiceStatus,
     SessionStatus,
     User,
+    V2gCredit,
 )
 from core.models.infrastructure import Site
 from core.tariffs.errors import TariffError
@@ -213,6 +220,41 @@ async def _candidates(
     return list((await session.execute(query)).scalars())
 
 
+async def _pending_credits(
+    session: AsyncSession, user_ids: list[int]
+) -> dict[int, list[V2gCredit]]:
+    """V2G credits of these users not on any invoice yet, oldest first."""
+    if not user_ids:
+        return {}
+    query = (
+        select(V2gCredit)
+        .where(
+            V2gCredit.user_id.in_(user_ids),
+            V2gCredit.invoice_id.is_(None),
+            V2gCredit.credit_ore > 0,
+        )
+        .order_by(V2gCredit.created_at, V2gCredit.id)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    out: dict[int, list[V2gCredit]] = defaultdict(list)
+    for credit in (await session.execute(query)).scalars():
+        assert credit.user_id is not None
+        out[credit.user_id].append(credit)
+    return out
+
+
+def credit_split(credit_ore: int) -> tuple[int, int]:
+    """(net, VAT) of a credit with 25 % VAT included: net rounded half up, VAT the rest."""
+    net = (credit_ore * 4 + 2) // 5
+    return net, credit_ore - net
+
+
+def _credit_text(credit: V2gCredit, started_at: datetime | None) -> str:
+    when = f" {started_at.astimezone(OSLO):%d.%m.%Y}" if started_at else ""
+    return f"Tilbakelevert strøm (V2G){when}, {_kwh(credit.energy_wh)} kWh"
+
+
 async def run_invoices(
     session: AsyncSession,
     period: str,
@@ -266,6 +308,19 @@ async def run_invoices(
             )
         ).scalars()
     }
+    credits = await _pending_credits(session, list(billable))
+    credited_sessions = {
+        cs.id: cs.started_at
+        for cs in (
+            await session.execute(
+                select(ChargingSession).where(
+                    ChargingSession.id.in_(
+                        [c.session_id for found in credits.values() for c in found]
+                    )
+                )
+            )
+        ).scalars()
+    }
     invoices: list[InvoiceSummary] = []
     invoiced = 0
     if progress is not None:
@@ -282,6 +337,12 @@ async def run_invoices(
             raise BillingError(str(exc)) from None
         net = sum((cs.cost_ore or 0) - (cs.vat_ore or 0) for cs in rows)
         vat = sum(cs.vat_ore or 0 for cs in rows)
+        applied: list[V2gCredit] = []
+        for credit in credits.get(user_id, []):
+            if credit.credit_ore <= net + vat:
+                credit_net, credit_vat = credit_split(credit.credit_ore)
+                net, vat = net - credit_net, vat - credit_vat
+                applied.append(credit)
         inv = Invoice(
             number=number,
             user_id=user_id,
@@ -321,6 +382,27 @@ async def run_invoices(
             )
             cs.payment_state = "invoiced"
             invoiced += 1
+        for position, credit in enumerate(applied, start=len(rows) + 1):
+            credit_net, credit_vat = credit_split(credit.credit_ore)
+            session.add(
+                InvoiceLine(
+                    invoice_id=inv.id,
+                    position=position,
+                    session_id=None,
+                    description=_credit_text(credit, credited_sessions.get(credit.session_id))[
+                        :300
+                    ],
+                    energy_wh=-credit.energy_wh,
+                    net_ore=-credit_net,
+                    vat_ore=-credit_vat,
+                    total_ore=-credit.credit_ore,
+                    details=[],
+                )
+            )
+            credit.invoice_id = inv.id
+        if inv.total_ore == 0:
+            inv.status = InvoiceStatus.PAID.value  # the credits paid it all
+            inv.paid_at = utcnow()
         await session.flush()
         invoices.append(summary_of(inv))
     if progress is not None and billable:

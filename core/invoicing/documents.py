@@ -188,6 +188,8 @@ async def receipt_doc(session: AsyncSession, session_id: int) -> ReceiptDoc | No
         paid_ore=r.paid_ore,
         method=r.method,
         seller=seller_party(),
+        energy_exported_wh=r.energy_exported_wh,
+        v2g_credit_ore=r.v2g_credit_ore,
     )
 
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
-from core.models import Charger, ChargingSession, Payment, SessionStatus, Site
+from core.models import Charger, ChargingSession, Payment, SessionStatus, Site, V2gCredit
 from core.payments.service import payment_for_session
 from core.sessions.costs import session_cost
 from core.tariffs.schemas import CostLine
@@ -58,6 +60,10 @@ class Receipt:
     paid_ore: int
     method: str | None
     completed: bool
+    # V2G: energy the car gave back, and what it earns the owner (credited on the next
+    # invoice); None when nothing was given back or the credit is not settled yet.
+    energy_exported_wh: int = 0
+    v2g_credit_ore: int | None = None
 
 
 async def receipt(session: AsyncSession, session_id: int) -> Receipt | None:
@@ -84,4 +90,27 @@ async def receipt(session: AsyncSession, session_id: int) -> Receipt | None:
         paid_ore=payment.amount_captured_ore if payment else 0,
         method=payment.method if payment else None,
         completed=cs.status == SessionStatus.COMPLETED.value,
+        energy_exported_wh=cs.energy_exported_wh or 0,
+        v2g_credit_ore=await v2g_credit_ore(session, cs),
     )
+
+
+async def v2g_credits_ore(session: AsyncSession, rows: Sequence[ChargingSession]) -> dict[int, int]:
+    """The V2G credits of a page of sessions, by session id (one query, none if no
+    session on the page gave energy back)."""
+    ids = [cs.id for cs in rows if cs.energy_exported_wh]
+    if not ids:
+        return {}
+    found = await session.execute(
+        select(V2gCredit.session_id, V2gCredit.credit_ore).where(V2gCredit.session_id.in_(ids))
+    )
+    return {session_id: int(credit) for session_id, credit in found.all()}
+
+
+async def v2g_credit_ore(session: AsyncSession, cs: ChargingSession) -> int | None:
+    """The owner's credit for the energy this session gave back (None: none, or not yet)."""
+    if not cs.energy_exported_wh:
+        return None
+    return (
+        await session.execute(select(V2gCredit.credit_ore).where(V2gCredit.session_id == cs.id))
+    ).scalar_one_or_none()

@@ -107,7 +107,7 @@ async def choices(db: Any, actor: Actor) -> dict[str, Any]:
         .with_only_columns(Charger.id, Charger.charge_point_id)
         .order_by(Charger.charge_point_id)
     )
-    return {"sites": list(sites.tuples()), "chargers": list(chargers.tuples())}
+    return {"sites": [tuple(r) for r in sites], "chargers": [tuple(r) for r in chargers]}
 
 
 CSV_COLUMNS = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.dashboard import i18n_pages as pages
 from core import l10n
 
 NB: dict[str, str] = {
@@ -344,7 +345,7 @@ EN: dict[str, str] = {
     "import": "Import",
 }
 
-TEXTS = {"nb": NB, "en": EN}
+TEXTS = {"nb": {**NB, **pages.NB}, "en": {**EN, **pages.EN}}
 
 
 class Words:

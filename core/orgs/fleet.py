@@ -27,7 +27,6 @@ from core.orgs.schemas import (
     SessionOut,
 )
 from core.orgs.scope import Access, Actor
-from core.timeutil import OSLO
 
 # --------------------------------------------------------------------------- chargers
 
@@ -206,6 +205,7 @@ class SessionFilter:
     start: datetime | None = None  # started at or after
     end: datetime | None = None  # started before
     payment_state: str | None = None  # a SettlementState
+    organisation_id: int | None = None
 
 
 def filtered_sessions(actor: Actor, f: SessionFilter) -> Select[ChargingSession]:
@@ -213,6 +213,14 @@ def filtered_sessions(actor: Actor, f: SessionFilter) -> Select[ChargingSession]
     if f.site_id is not None:
         query = query.where(
             ChargingSession.charger_id.in_(select(Charger.id).where(Charger.site_id == f.site_id))
+        )
+    if f.organisation_id is not None:
+        query = query.where(
+            ChargingSession.charger_id.in_(
+                select(Charger.id)
+                .join(Site, Site.id == Charger.site_id)
+                .where(Site.organisation_id == f.organisation_id)
+            )
         )
     if f.charger_id is not None:
         query = query.where(ChargingSession.charger_id == f.charger_id)
@@ -343,7 +351,7 @@ async def energy_report(
     else:
         query = select(cs.id)
     if by == "day":
-        rows = await _by_oslo_day(session, base)
+        rows = await _by_oslo_day(session, base, start, end)
     else:
         rows = [
             EnergyRow(
@@ -367,21 +375,36 @@ async def energy_report(
     )
 
 
-async def _by_oslo_day(session: AsyncSession, ids: Select[int]) -> list[EnergyRow]:
-    """Per day in Europe/Oslo, summed here: databases disagree on time zones."""
+async def _by_oslo_day(
+    session: AsyncSession, ids: Select[int], start: datetime, end: datetime
+) -> list[EnergyRow]:
+    """Per day in Europe/Oslo, summed in SQL (core.orgs.oslo_sql)."""
+    from core.orgs.oslo_sql import as_date, oslo_bucket
+
     cs = ChargingSession
-    days: dict[str, list[int]] = {}
+    day = oslo_bucket(session.get_bind().dialect.name, cs.started_at, "day", start, end)
     rows = await session.execute(
-        select(cs.started_at, cs.energy_wh, cs.cost_ore, cs.vat_ore).where(cs.id.in_(ids))
+        select(
+            day,
+            func.count(cs.id),
+            func.coalesce(func.sum(cs.energy_wh), 0),
+            func.coalesce(func.sum(cs.cost_ore), 0),
+            func.coalesce(func.sum(cs.vat_ore), 0),
+        )
+        .where(cs.id.in_(ids))
+        .group_by(day)
     )
-    for started_at, wh, cost, vat in rows:
-        day = started_at.astimezone(OSLO).date().isoformat()
-        sums = days.setdefault(day, [0, 0, 0, 0])
-        sums[0] += 1
-        sums[1] += wh or 0
-        sums[2] += cost or 0
-        sums[3] += vat or 0
-    return [
-        EnergyRow(key=day, label=day, sessions=n, energy_wh=wh, total_ore=total, vat_ore=vat)
-        for day, (n, wh, total, vat) in days.items()
-    ]
+    out = []
+    for at, n, wh, total, vat in rows:
+        key = as_date(at).isoformat()
+        out.append(
+            EnergyRow(
+                key=key,
+                label=key,
+                sessions=int(n),
+                energy_wh=int(wh or 0),
+                total_ore=int(total or 0),
+                vat_ore=int(vat or 0),
+            )
+        )
+    return out

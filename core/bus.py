@@ -249,32 +249,74 @@ class Event:
 
 
 class EventBus(Protocol):
+    """Live updates. `subscribe(topic)` gets the events of one topic, `subscribe("*")` all
+    of them; `kinds` narrows a subscription to those event kinds.
+
+    Publishers of frequent events (a session's meter values) ask `listening(topic)` first
+    and skip the event when nobody would receive it. A subscription to "*" with `kinds`
+    (the background listeners: payments, SMS) does not count there: those act only on
+    watched sessions (with a payment hold or an SMS driver), whose updates are always
+    published (core.sessions.meter_rows)."""
+
     def publish(self, event: Event) -> None: ...
 
     def subscribe(
-        self, topic: str
+        self, topic: str, kinds: frozenset[str] | None = None
     ) -> contextlib.AbstractAsyncContextManager[AsyncIterator[Event]]: ...
+
+    def listening(self, topic: str) -> bool: ...
+
+
+class _Subscription:
+    __slots__ = ("kinds", "queue")
+
+    def __init__(self, queue: asyncio.Queue[Event], kinds: frozenset[str] | None) -> None:
+        self.queue = queue
+        self.kinds = kinds
 
 
 class InProcessEventBus:
     """Fan-out to in-process subscribers; a slow subscriber loses old events, never blocks."""
 
     def __init__(self, queue_size: int = 256) -> None:
-        self._subscribers: dict[str, set[asyncio.Queue[Event]]] = defaultdict(set)
+        self._subscribers: dict[str, set[_Subscription]] = defaultdict(set)
         self._queue_size = queue_size
+        # Subscriptions that count for `listening`: per topic, and to "*" without kinds.
+        self._listeners: dict[str, int] = defaultdict(int)
 
     def publish(self, event: Event) -> None:
+        self.deliver(event)
+
+    def deliver(self, event: Event) -> None:
+        """Hand `event` to this process's subscribers."""
         for topic in (event.topic, "*"):
-            for queue in self._subscribers.get(topic, ()):
+            for sub in self._subscribers.get(topic, ()):
+                if sub.kinds is not None and event.kind not in sub.kinds:
+                    continue
+                queue = sub.queue
                 if queue.full():
                     with contextlib.suppress(asyncio.QueueEmpty):
                         queue.get_nowait()
                 queue.put_nowait(event)
 
+    def listening(self, topic: str) -> bool:
+        return self._listeners.get(topic, 0) > 0 or self._listeners.get("*", 0) > 0
+
+    def local_topics(self) -> list[str]:
+        """Topics with a subscriber here that counts for `listening`."""
+        return [topic for topic, n in self._listeners.items() if n > 0]
+
     @contextlib.asynccontextmanager
-    async def subscribe(self, topic: str) -> AsyncIterator[AsyncIterator[Event]]:
+    async def subscribe(
+        self, topic: str, kinds: frozenset[str] | None = None
+    ) -> AsyncIterator[AsyncIterator[Event]]:
         queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
-        self._subscribers[topic].add(queue)
+        sub = _Subscription(queue, kinds)
+        self._subscribers[topic].add(sub)
+        counts = topic != "*" or kinds is None
+        if counts:
+            self._listeners[topic] += 1
+            self.on_listen(topic)
 
         async def events() -> AsyncIterator[Event]:
             while True:
@@ -285,6 +327,13 @@ class InProcessEventBus:
         finally:
             subscribers = self._subscribers.get(topic)
             if subscribers is not None:
-                subscribers.discard(queue)
+                subscribers.discard(sub)
                 if not subscribers:
                     del self._subscribers[topic]
+            if counts:
+                self._listeners[topic] -= 1
+                if self._listeners[topic] <= 0:
+                    del self._listeners[topic]
+
+    def on_listen(self, topic: str) -> None:
+        """A new subscription that counts for `listening` (the Redis bus tells others)."""

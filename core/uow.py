@@ -9,6 +9,12 @@ writer, so one charger's messages are applied in the order they arrived.
 
 If any unit in a batch fails, the batch is rolled back and every unit is re-run in its own
 transaction, so one bad message never takes its neighbours down with it.
+
+The hot messages (MeterValues, Heartbeat, TransactionEvent updates) are not ORM work but
+rows: `write(key, [(kind, row), ...])` queues rows of a `RowKind`, and a batch writes all
+rows of one kind with one statement (a multi-row INSERT, an executemany UPDATE) after its
+ORM units. Through the ORM these messages cost three statements each; as rows, a batch of
+a hundred costs three statements in all.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import logging
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -45,11 +51,28 @@ class UnitOfWork:
 Work = Callable[[UnitOfWork], Awaitable[T]]
 
 
+class RowKind:
+    """Rows of one kind, written together: one statement for all rows of a batch.
+
+    Subclasses set `order` (kinds are written in ascending order, after the batch's ORM
+    units) and implement `write`."""
+
+    order: ClassVar[int] = 100
+    name: ClassVar[str] = "rows"
+
+    async def write(self, session: AsyncSession, rows: list[Any]) -> None:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+
+Rows = list[tuple[RowKind, Any]]
+
+
 @dataclass(eq=False)
 class _Item(Generic[T]):
-    work: Work[T]
+    work: Work[T] | None
     future: asyncio.Future[T]
     events: list[Event] = field(default_factory=list)
+    rows: Rows = field(default_factory=list)
 
 
 @dataclass
@@ -57,6 +80,11 @@ class BatcherStats:
     batches: int = 0
     units: int = 0
     fallbacks: int = 0
+    rows: int = 0
+    statements: int = 0
+    last_batch: int = 0
+    # Called with the size of every committed batch (metrics hook it here).
+    observers: list[Callable[[int], None]] = field(default_factory=list)
 
 
 class WriteBatcher:
@@ -98,9 +126,20 @@ class WriteBatcher:
         if not self._tasks:
             raise RuntimeError("WriteBatcher is not started")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        queue = self._queues[zlib.crc32(key.encode()) % len(self._queues)]
-        queue.put_nowait(_Item(work, future))
+        self._queue(key).put_nowait(_Item(work, future))
         return await future
+
+    async def write(self, key: str, rows: Rows, events: list[Event] | None = None) -> None:
+        """Write `rows` in a (shared) transaction; return once committed, then publish
+        `events`."""
+        if not self._tasks:
+            raise RuntimeError("WriteBatcher is not started")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue(key).put_nowait(_Item(None, future, list(events or ()), rows))
+        await future
+
+    def _queue(self, key: str) -> asyncio.Queue[_Item[Any] | None]:
+        return self._queues[zlib.crc32(key.encode()) % len(self._queues)]
 
     async def _writer(self, queue: asyncio.Queue[_Item[Any] | None]) -> None:
         stopping = False
@@ -131,9 +170,8 @@ class WriteBatcher:
         try:
             async with self._factory() as session:
                 for item in live:
-                    uow = UnitOfWork(session)
-                    results.append(await item.work(uow))
-                    item.events = uow.events
+                    results.append(await self._apply(session, item))
+                await self._write_rows(session, live)
                 await session.commit()
         except Exception as exc:
             if len(live) == 1:
@@ -144,24 +182,49 @@ class WriteBatcher:
             for item in live:
                 await self._run_alone(item)
             return
-        self.stats.batches += 1
-        self.stats.units += len(live)
+        self._committed(len(live))
         for item, result in zip(live, results, strict=True):
             self._succeed(item, result)
+
+    async def _apply(self, session: AsyncSession, item: _Item[Any]) -> Any:
+        if item.work is None:
+            return None
+        uow = UnitOfWork(session)
+        result = await item.work(uow)
+        item.events = uow.events
+        return result
+
+    async def _write_rows(self, session: AsyncSession, items: list[_Item[Any]]) -> None:
+        by_kind: dict[RowKind, list[Any]] = {}
+        for item in items:
+            for kind, row in item.rows:
+                by_kind.setdefault(kind, []).append(row)
+        if not by_kind:
+            return
+        await session.flush()  # the ORM units' changes first: rows may refer to them
+        for kind in sorted(by_kind, key=lambda k: k.order):
+            await kind.write(session, by_kind[kind])
+            self.stats.statements += 1
+            self.stats.rows += len(by_kind[kind])
+
+    def _committed(self, units: int) -> None:
+        self.stats.batches += 1
+        self.stats.units += units
+        self.stats.last_batch = units
+        for observe in self.stats.observers:
+            observe(units)
 
     async def _run_alone(self, item: _Item[Any]) -> None:
         try:
             async with self._factory() as session:
-                uow = UnitOfWork(session)
-                result = await item.work(uow)
+                result = await self._apply(session, item)
+                await self._write_rows(session, [item])
                 await session.commit()
         except Exception as exc:
             if not item.future.done():
                 item.future.set_exception(exc)
             return
-        item.events = uow.events
-        self.stats.batches += 1
-        self.stats.units += 1
+        self._committed(1)
         self._succeed(item, result)
 
     def _succeed(self, item: _Item[Any], result: Any) -> None:

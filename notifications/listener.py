@@ -50,7 +50,9 @@ class SmsNotifier:
             self._task = None
 
     async def _run(self, ready: asyncio.Event) -> None:
-        async with self._events.subscribe("*") as stream:
+        # Updates arrive for watched sessions (an SMS driver's among them) only.
+        kinds = frozenset({"session_stopped", "session_updated"})
+        async with self._events.subscribe("*", kinds) as stream:
             ready.set()
             async for event in stream:
                 if not event.topic.startswith("session:"):

@@ -31,6 +31,8 @@ from core.bus import (
 from core.chargers import service as chargers
 from core.chargers.service import ChargerIdentity
 from core.models import RegistrationStatus
+from core.sessions import meter_rows
+from core.sessions.meter_rows import LiveTx, Plan
 from core.timeutil import parse_ocpp_datetime, utcnow
 from core.uow import UnitOfWork
 from ocpp_gateway.context import GatewayContext
@@ -82,6 +84,9 @@ class Connection(ChargePoint):
         # SignCertificate): the charger must see the answer first.
         self._after_answer: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._background: set[asyncio.Task[None]] = set()
+        # The open transactions of this charger, by transaction id (core.sessions.meter_rows);
+        # None remembers "not open: the ORM path".
+        self.live: dict[str, LiveTx | None] = {}
 
     # ----------------------------------------------------------------- helpers for handlers
 
@@ -96,6 +101,35 @@ class Connection(ChargePoint):
     async def unit(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         """Run `work` in the group-committed transaction queue of this charger."""
         return await self.ctx.batcher.run(self.cp_id, work)
+
+    async def session_unit(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """ORM work that may change this charger's sessions: the cached state is dropped."""
+        self.live.clear()
+        try:
+            return await self.unit(work)
+        finally:
+            self.live.clear()
+
+    async def live_tx(self, transaction_id: str) -> LiveTx | None:
+        """The open transaction, from memory or loaded once."""
+        if transaction_id in self.live:
+            return self.live[transaction_id]
+        async with self.ctx.sessions() as session:
+            tx = await meter_rows.load(session, self.charger_id, transaction_id)
+        if len(self.live) > 64:  # a charger has a few open transactions, not hundreds
+            self.live.clear()
+        self.live[transaction_id] = tx
+        return tx
+
+    async def write_plan(self, plan: Plan, transaction_id: str | None) -> None:
+        """Write a planned message; remember the state once it is committed."""
+        try:
+            await self.ctx.batcher.write(self.cp_id, plan.rows, plan.events)
+        except BaseException:
+            self.live.clear()
+            raise
+        if transaction_id is not None and plan.after is not None:
+            self.live[transaction_id] = plan.after
 
     # ----------------------------------------------------------------- incoming frames
 

@@ -167,11 +167,8 @@ class GatewayServer:
         if previous is not None:
             # The charger reconnected before we noticed the old socket died.
             await previous._connection.close(1000, "replaced by a new connection")
-        now = utcnow()
-        await self.ctx.batcher.run(
-            cp_id,
-            lambda uow: chargers.set_connection(uow, identity.id, True, now, conn.version),
-        )
+        rows, events = chargers.connection_rows(identity.id, cp_id, True, utcnow(), conn.version)
+        await self.ctx.batcher.write(cp_id, rows, events)
         log.info("%s connected (%s)", cp_id, subprotocol)
         try:
             await self._receive(conn, ws)
@@ -179,12 +176,9 @@ class GatewayServer:
             self.ctx.commands.unregister(cp_id, conn)
             if self.connections.get(cp_id) is conn:
                 del self.connections[cp_id]
-                gone = utcnow()
+                rows, events = chargers.connection_rows(identity.id, cp_id, False, utcnow())
                 try:
-                    await self.ctx.batcher.run(
-                        cp_id,
-                        lambda uow: chargers.set_connection(uow, identity.id, False, gone),
-                    )
+                    await self.ctx.batcher.write(cp_id, rows, events)
                 except Exception:  # the batcher may already be stopping at shutdown
                     log.warning("%s: could not record disconnect", cp_id)
             log.info("%s disconnected", cp_id)

@@ -11,7 +11,7 @@ from ocpp.v16.enums import Action
 from core import bus
 from core.chargers import service as chargers
 from core.identity.tokens import token_key
-from core.sessions import flows
+from core.sessions import flows, meter_rows
 from core.sessions import service as sessions
 from core.timeutil import format_ocpp_datetime, parse_ocpp_datetime, utcnow
 from core.users.service import Authorization, AuthorizationStatus
@@ -61,7 +61,7 @@ class V16Connection(Connection):
     @handles("Heartbeat")
     async def on_heartbeat(self, p: dict[str, Any]) -> dict[str, Any]:
         now = utcnow()
-        await self.unit(lambda uow: chargers.touch(uow, self.charger_id, now))
+        await self.ctx.batcher.write(self.cp_id, [chargers.seen_row(self.charger_id, now)])
         return {"currentTime": format_ocpp_datetime(now)}
 
     @handles("StatusNotification")
@@ -113,7 +113,7 @@ class V16Connection(Connection):
             timestamp_raw=p["timestamp"],
             at=now,
         )
-        result = await self.unit(
+        result = await self.session_unit(
             lambda uow: sessions.start_transaction(
                 uow,
                 self.charger_id,
@@ -136,7 +136,7 @@ class V16Connection(Connection):
     async def on_stop_transaction(self, p: dict[str, Any]) -> dict[str, Any]:
         now = utcnow()
         readings = readings_from_v16(p.get("transactionData") or [])
-        auth = await self.unit(
+        auth = await self.session_unit(
             lambda uow: sessions.stop_transaction(
                 uow,
                 self.charger_id,
@@ -161,14 +161,23 @@ class V16Connection(Connection):
             await self._suspicious("MeterValues", f"connectorId {connector}", p)
             return {}
         tx = p.get("transactionId")
+        tx_id = str(tx) if tx is not None else None
         readings = readings_from_v16(p["meterValue"])
-        await self.unit(
+        open_tx = await self.live_tx(tx_id) if tx_id is not None else None
+        if tx_id is None or open_tx is not None:
+            plan = meter_rows.plan_meter_values(
+                open_tx, self.charger_id, self.cp_id, connector, readings, now, self.ctx.events
+            )
+            if plan is not None:
+                await self.write_plan(plan, tx_id)
+                return {}
+        await self.session_unit(
             lambda uow: sessions.record_meter_values(
                 uow,
                 self.charger_id,
                 self.cp_id,
                 evse_id=connector,
-                transaction_id=str(tx) if tx is not None else None,
+                transaction_id=tx_id,
                 readings=readings,
                 received_at=now,
             )

@@ -14,7 +14,7 @@ from ocpp.v201.enums import Action as Action201
 from core import bus
 from core.chargers import service as chargers
 from core.identity.tokens import token_key
-from core.sessions import flows
+from core.sessions import flows, meter_rows
 from core.sessions import service as sessions
 from core.sessions.schemas import TransactionEventIn
 from core.timeutil import format_ocpp_datetime, parse_ocpp_datetime, utcnow
@@ -79,7 +79,7 @@ class V2Connection(Iso15118Handlers):
     @handles("Heartbeat")
     async def on_heartbeat(self, p: dict[str, Any]) -> dict[str, Any]:
         now = utcnow()
-        await self.unit(lambda uow: chargers.touch(uow, self.charger_id, now))
+        await self.ctx.batcher.write(self.cp_id, [chargers.seen_row(self.charger_id, now)])
         return {"currentTime": format_ocpp_datetime(now)}
 
     @handles("StatusNotification")
@@ -142,10 +142,22 @@ class V2Connection(Iso15118Handlers):
             id_token=token,
             readings=readings_from_v2(p.get("meterValue") or []),
         )
+        if event.event_type == "Updated" and not token:
+            open_tx = await self.live_tx(event.transaction_id)
+            plan = (
+                meter_rows.plan_transaction_event(
+                    open_tx, self.charger_id, self.cp_id, event, now, self.ctx.events
+                )
+                if open_tx is not None
+                else None
+            )
+            if plan is not None:
+                await self.write_plan(plan, event.transaction_id)
+                return {}
         decided = await flows.decide_transaction_event(
             self.ctx.payments, self.charger_id, event, now
         )
-        auth = await self.unit(
+        auth = await self.session_unit(
             lambda uow: sessions.apply_transaction_event(
                 uow, self.charger_id, self.cp_id, event, now, decided
             )
@@ -160,6 +172,12 @@ class V2Connection(Iso15118Handlers):
             await self._event("Suspicious", f"MeterValues: evse {evse}", {})
             return {}
         readings = readings_from_v2(p["meterValue"])
+        plan = meter_rows.plan_meter_values(
+            None, self.charger_id, self.cp_id, evse, readings, now, self.ctx.events
+        )
+        if plan is not None:
+            await self.write_plan(plan, None)
+            return {}
         await self.unit(
             lambda uow: sessions.record_meter_values(
                 uow,

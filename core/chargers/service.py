@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -14,7 +14,7 @@ from core.bus import Event
 from core.models import Charger, ChargerEvent, ChargerVariable, Connector, RegistrationStatus, Site
 from core.security import MIN_PASSWORD_BYTES, hash_password
 from core.timeutil import utcnow
-from core.uow import UnitOfWork
+from core.uow import RowKind, UnitOfWork
 
 
 class ChargerError(Exception):
@@ -201,6 +201,78 @@ async def set_connection(
         await uow.session.execute(select(Charger.charge_point_id).where(Charger.id == charger_id))
     ).scalar_one()
     uow.publish(Event(charger_topic(cp_id), "online" if online else "offline", {"online": online}))
+
+
+_CHARGERS: Table = Charger.__table__  # type: ignore[assignment]
+
+
+class _Seen(RowKind):
+    """Heartbeats: the charger is there (one executemany UPDATE per batch)."""
+
+    order = 40
+    name = "charger_seen"
+    statement = (
+        update(_CHARGERS)
+        .where(_CHARGERS.c.id == bindparam("b_id"))
+        .values(last_seen_at=bindparam("b_at"), online=True)
+    )
+
+    async def write(self, session: AsyncSession, rows: list[Any]) -> None:
+        await session.execute(self.statement, rows)
+
+
+class _Connected(RowKind):
+    """Connects and disconnects, without an ORM object per handshake."""
+
+    order = 41
+    name = "charger_connection"
+    _c = _CHARGERS.c
+    statement = (
+        update(_CHARGERS)
+        .where(_c.id == bindparam("b_id"))
+        .values(
+            online=bindparam("b_online"),
+            last_seen_at=bindparam("b_at"),
+            connected_at=func.coalesce(
+                bindparam("b_connected_at", type_=_c.connected_at.type), _c.connected_at
+            ),
+            ocpp_version=func.coalesce(
+                bindparam("b_version", type_=_c.ocpp_version.type), _c.ocpp_version
+            ),
+        )
+    )
+
+    async def write(self, session: AsyncSession, rows: list[Any]) -> None:
+        await session.execute(self.statement, rows)
+
+
+SEEN = _Seen()
+CONNECTED = _Connected()
+
+
+def seen_row(charger_id: int, at: datetime) -> tuple[RowKind, dict[str, Any]]:
+    return (SEEN, {"b_id": charger_id, "b_at": at})
+
+
+def connection_rows(
+    charger_id: int,
+    charge_point_id: str,
+    online: bool,
+    at: datetime,
+    ocpp_version: str | None = None,
+) -> tuple[list[tuple[RowKind, Any]], list[Event]]:
+    """The rows and the event of a charger connecting or going away (set_connection)."""
+    row = {
+        "b_id": charger_id,
+        "b_online": online,
+        "b_at": at,
+        "b_connected_at": at if online else None,
+        "b_version": ocpp_version,
+    }
+    event = Event(
+        charger_topic(charge_point_id), "online" if online else "offline", {"online": online}
+    )
+    return [(CONNECTED, row)], [event]
 
 
 async def touch(uow: UnitOfWork, charger_id: int, at: datetime) -> None:

@@ -112,7 +112,9 @@ class PaymentWorker:
             log.warning("%s failed: %s", task.get_name(), task.exception())
 
     async def _listen(self, ready: asyncio.Event) -> None:
-        async with self._events.subscribe("*") as stream:  # sessions, and chargers online
+        # Sessions, and chargers coming online; updates arrive for watched sessions only.
+        kinds = frozenset({"online", "session_stopped", "session_updated"})
+        async with self._events.subscribe("*", kinds) as stream:
             ready.set()
             async for event in stream:
                 try:

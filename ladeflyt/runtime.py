@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from dataclasses import dataclass, field
@@ -204,6 +205,10 @@ class Runtime:
         await self.deliveries.start()
         await self.invoice_scheduler.start()
         await self.gateway.start(port=ocpp_port)
+        # What start-up built lives as long as the process: keep it out of the collector's
+        # full passes (gen-2 pauses of ~80 ms showed in the gateway's p99).
+        gc.collect()
+        gc.freeze()
 
     async def stop(self) -> None:
         await self.gateway.stop()

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import jsonschema_rs
 import orjson
 from jsonschema.exceptions import ValidationError as SchemaError
 from jsonschema.exceptions import best_match
@@ -138,6 +139,28 @@ def _id_of(msg: Any) -> str:
     return "-1"
 
 
+# The same schemas compiled by jsonschema-rs: an ordinary (valid) message is checked at
+# native speed; only a message it rejects goes to the Python validator, whose errors name
+# the spec's error code. Formats are not checked, as the `ocpp` package does not check them.
+_FAST: dict[int, jsonschema_rs.Draft4Validator | None] = {}
+
+
+def _fast_valid(validator: Any, payload: dict[str, Any]) -> bool:
+    key = id(validator)
+    if key not in _FAST:
+        try:
+            _FAST[key] = jsonschema_rs.Draft4Validator(validator.schema, validate_formats=False)
+        except Exception:  # a schema it cannot compile: the Python validator alone
+            _FAST[key] = None
+    fast = _FAST[key]
+    if fast is None:
+        return False
+    try:
+        return bool(fast.is_valid(payload))
+    except Exception:  # a value it does not take (Decimal): the Python validator decides
+        return False
+
+
 def validate(
     message_type: int,
     action: str,
@@ -155,7 +178,7 @@ def validate(
             validator = get_validator(message_type, action, version)
     except OSError:
         raise RpcError(message_id, "NotImplemented", f"Unknown action {action}", {}) from None
-    if validator.is_valid(payload):
+    if _fast_valid(validator, payload) or validator.is_valid(payload):
         return
     error: SchemaError | None = best_match(validator.iter_errors(payload))
     if error is None:  # pragma: no cover - is_valid said otherwise

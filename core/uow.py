@@ -179,6 +179,7 @@ class WriteBatcher:
                     live[0].future.set_exception(exc)
                 return
             self.stats.fallbacks += 1
+            log.warning("a batch of %d failed (%r); each unit runs alone", len(live), exc)
             for item in live:
                 await self._run_alone(item)
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import typing
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -146,6 +147,22 @@ Command = (
 )
 
 
+def command_to_dict(command: Command) -> dict[str, Any]:
+    """A command as JSON-able data, for a bus between processes."""
+    from dataclasses import asdict
+
+    return {"type": type(command).__name__, "args": asdict(command)}
+
+
+def command_from_dict(data: dict[str, Any]) -> Command:
+    if not COMMANDS:
+        COMMANDS.update({cls.__name__: cls for cls in typing.get_args(Command)})
+    cls = COMMANDS[data["type"]]
+    args = {k: tuple(v) if k == "keys" else v for k, v in data["args"].items()}
+    command: Command = cls(**args)
+    return command
+
+
 @dataclass(frozen=True)
 class CommandResult:
     """The charger's answer: its status word and the rest of the payload (camelCase)."""
@@ -192,6 +209,28 @@ class CommandInvalid(CommandError):
     code = "invalid"
 
 
+class BusUnavailable(CommandError):
+    """The bus between processes (Redis) cannot be reached: nothing was sent."""
+
+    code = "bus_unavailable"
+
+
+COMMAND_ERRORS: dict[str, type[CommandError]] = {
+    cls.code: cls
+    for cls in (
+        CommandError,
+        ChargerOffline,
+        ChargerBusy,
+        CommandTimeout,
+        CommandRejectedByCharger,
+        CommandNotSupported,
+        CommandInvalid,
+        BusUnavailable,
+    )
+}
+COMMANDS: dict[str, type[Any]] = {}  # filled below: command class by name
+
+
 class CommandTarget(Protocol):
     """What the gateway registers for each connected charger."""
 
@@ -204,6 +243,16 @@ class CommandBus(Protocol):
     ) -> CommandResult: ...
 
     def is_connected(self, charge_point_id: str) -> bool: ...
+
+
+class CommandRegistry(CommandBus, Protocol):
+    """The gateway's side of a command bus: it registers the chargers it holds."""
+
+    def register(self, charge_point_id: str, target: CommandTarget) -> None: ...
+
+    def unregister(self, charge_point_id: str, target: CommandTarget) -> None: ...
+
+    def connected_ids(self) -> list[str]: ...
 
 
 class InProcessCommandBus:

@@ -294,6 +294,22 @@ def database_url(value: str) -> str:
     scheme = f"{'postgresql' if backend == 'postgres' else backend}+{wanted[backend]}"
     return scheme + value.strip()[len(url.drivername) :]
 
+    # ---- Scale-out and observability (issue 14) ----
+    # Redis for the buses between processes (commands to the process holding a charger,
+    # live events to every process); empty: the in-process buses (one process).
+    redis_url: str = ""
+    # Logs: "json" (one object per line, with request/charger/session ids) or "text".
+    log_format: str = "json"
+    log_level: str = "INFO"
+    # OpenTelemetry: send traces (GraphQL mutation -> OCPP call) to this OTLP/HTTP
+    # collector, e.g. http://127.0.0.1:4318; empty: no tracing.
+    otel_endpoint: str = ""
+    otel_service_name: str = "ladeflyt"
+    # Prometheus metrics at /metrics (HTTP port; a gateway-only process on its OCPP port).
+    metrics_enabled: bool = True
+    # How often a process that may run the background jobs tries to become their runner.
+    jobs_leader_retry_s: float = Field(default=5.0, gt=0)
+
 
 _WILDCARDS = {"", "0.0.0.0", "::"}
 

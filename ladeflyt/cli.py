@@ -26,6 +26,7 @@ from ladeflyt import (
     cli_invoices,
     cli_orgs,
     cli_payments,
+    cli_scale,
     cli_users,
 )
 from ladeflyt.console import ExitCode, in_transaction
@@ -191,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_payments.register(sub)
     cli_invoices.register(sub)
     cli_orgs.register(sub)
+    cli_scale.register(sub)
     return parser
 
 

@@ -6,6 +6,7 @@ import gc
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -14,12 +15,13 @@ from api.app import create_app
 from api.dashboard import DashboardServices, dashboard_router
 from api.deps import Services
 from api.graphql.context import DriverServices
-from core.bus import InProcessCommandBus, InProcessEventBus
+from core.bus import CommandRegistry, EventBus, InProcessCommandBus, InProcessEventBus
 from core.chargers.service import mark_all_offline
 from core.config import Settings
 from core.db import create_engine, is_sqlite, session_factory, transaction
 from core.invoicing.dispatcher import DeliveryDispatcher
 from core.invoicing.schedule import InvoiceScheduler
+from core.leader import Leadership
 from core.messaging.dispatcher import SmsDispatcher
 from core.orgs.staff_auth import StaffAuth
 from core.payments.service import Payments
@@ -122,6 +124,10 @@ class Runtime:
     invoice_scheduler: InvoiceScheduler
     routers: list[APIRouter] = field(default_factory=list)
     staff_auth: StaffAuth | None = None
+    # Set with LADEFLYT_REDIS_URL: the buses between processes (ladeflyt.redis_bus).
+    redis: Any = None
+    leadership: Leadership | None = None
+    roles: frozenset[str] = frozenset()
 
     @classmethod
     def build(
@@ -138,8 +144,18 @@ class Runtime:
                 "API keys (`ladeflyt apikey create --role operator_admin`)"
             )
         engine = engine or create_engine(settings.database_url)
-        events = InProcessEventBus()
-        commands = InProcessCommandBus(default_timeout=settings.ocpp_command_timeout)
+        events: EventBus
+        commands: CommandRegistry
+        redis = None
+        if settings.redis_url:
+            from ladeflyt.redis_bus import RedisCommandBus, RedisEventBus, RedisLink
+
+            redis = RedisLink(settings.redis_url)
+            events = RedisEventBus(redis)
+            commands = RedisCommandBus(redis, default_timeout=settings.ocpp_command_timeout)
+        else:
+            events = InProcessEventBus()
+            commands = InProcessCommandBus(default_timeout=settings.ocpp_command_timeout)
         writers = settings.db_writers or (1 if is_sqlite(settings.database_url) else 4)
         batcher = WriteBatcher(engine, events, writers=writers, max_batch=settings.db_batch_max)
         sessions = session_factory(engine)
@@ -182,6 +198,7 @@ class Runtime:
             scheduler,
             routers,
             staff_auth,
+            redis,
         )
 
     def http_app(self) -> FastAPI:
@@ -194,28 +211,62 @@ class Runtime:
             routers=self.routers,
         )
 
-    async def start(self, *, ocpp_port: int | None = None) -> None:
-        # Single-process setup: no charger is connected until it connects to us.
-        async with transaction(self.gateway_ctx.sessions) as session:
-            await mark_all_offline(session)
-        await self.gateway_ctx.batcher.start()
-        await self.notifier.start()
-        await self.dispatcher.start()
-        await self.payment_worker.start()
-        await self.deliveries.start()
-        await self.invoice_scheduler.start()
-        await self.gateway.start(port=ocpp_port)
+    async def start(
+        self, *, ocpp_port: int | None = None, gateway: bool = True, jobs: bool = True
+    ) -> None:
+        """Start this process's parts: the OCPP gateway, and the background jobs (run by
+        one process of many: the holder of the jobs lock, core.leader)."""
+        self.roles = frozenset(r for r, on in (("gateway", gateway), ("jobs", jobs)) if on)
+        ctx = self.gateway_ctx
+        if self.redis is not None:
+            await self.redis.start()
+            await ctx.events.start()  # type: ignore[attr-defined]
+            await ctx.commands.start()  # type: ignore[attr-defined]
+        elif gateway:
+            # Single-process setup: no charger is connected until it connects to us.
+            async with transaction(ctx.sessions) as session:
+                await mark_all_offline(session)
+        await ctx.batcher.start()
+        if jobs:
+            if self.redis is None:
+                await self._start_jobs()  # one process: it runs them
+            else:
+                self.leadership = Leadership(
+                    self.engine,
+                    self._start_jobs,
+                    self._stop_jobs,
+                    retry_s=self.settings.jobs_leader_retry_s,
+                )
+                await self.leadership.start()
+        if gateway:
+            await self.gateway.start(port=ocpp_port)
         # What start-up built lives as long as the process: keep it out of the collector's
         # full passes (gen-2 pauses of ~80 ms showed in the gateway's p99).
         gc.collect()
         gc.freeze()
 
-    async def stop(self) -> None:
-        await self.gateway.stop()
-        await self.gateway_ctx.batcher.stop()
+    async def _start_jobs(self) -> None:
+        await self.notifier.start()
+        await self.dispatcher.start()
+        await self.payment_worker.start()
+        await self.deliveries.start()
+        await self.invoice_scheduler.start()
+
+    async def _stop_jobs(self) -> None:
         await self.notifier.stop()
         await self.payment_worker.stop()
         await self.invoice_scheduler.stop()
         await self.deliveries.stop()
         await self.dispatcher.stop()
+
+    async def stop(self) -> None:
+        if "gateway" in self.roles:
+            await self.gateway.stop()
+        await self.gateway_ctx.batcher.stop()
+        if self.leadership is not None:
+            await self.leadership.stop()
+        elif "jobs" in self.roles:
+            await self._stop_jobs()
+        if self.redis is not None:
+            await self.redis.stop()
         await self.engine.dispose()

@@ -97,10 +97,41 @@ def check_ocpp_port(settings: Settings) -> None:
         probe.close()
 
 
+async def run_gateway(settings: Settings, *, jobs: bool = True) -> None:
+    """`ladeflyt gateway`: the OCPP gateway alone (and the background jobs, if this process
+    holds the jobs lock). Its metrics are at /metrics on the OCPP port."""
+    runtime = Runtime.build(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await runtime.start(gateway=True, jobs=jobs)
+    except OSError as error:  # the OCPP port, taken since it was checked
+        await runtime.stop()
+        raise _in_use(
+            "OCPP", settings.ocpp_host, settings.ocpp_port, "LADEFLYT_OCPP_PORT", error
+        ) from None
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await runtime.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
 async def serve(
-    settings: Settings, sock: socket.socket, *, demo: bool = False, simulate: int = 0
+    settings: Settings,
+    sock: socket.socket,
+    *,
+    demo: bool = False,
+    simulate: int = 0,
+    gateway: bool = True,
+    jobs: bool = True,
 ) -> None:
-    """Run until SIGINT/SIGTERM; `sock` and `settings` from `bind_http`."""
+    """Run until SIGINT/SIGTERM; `sock` and `settings` from `bind_http`. `ladeflyt serve`
+    runs HTTP and OCPP in one process, `ladeflyt api` HTTP alone (gateway=False)."""
     runtime = Runtime.build(settings)
     if demo:
         from ladeflyt.demo import seed, seed_staff, sign_in_links
@@ -131,7 +162,7 @@ async def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
     try:
-        await runtime.start()
+        await runtime.start(gateway=gateway, jobs=jobs)
     except OSError as error:  # the OCPP port, taken since it was checked
         await runtime.stop()
         raise _in_use(

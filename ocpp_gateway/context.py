@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.bus import InProcessCommandBus, InProcessEventBus
+from core.bus import CommandRegistry, EventBus
 from core.config import Settings
 from core.identity.pnc import PlugAndCharge
 from core.payments.service import Payments
@@ -19,8 +19,8 @@ class GatewayContext:
     settings: Settings
     batcher: WriteBatcher
     sessions: async_sessionmaker[AsyncSession]
-    commands: InProcessCommandBus
-    events: InProcessEventBus
+    commands: CommandRegistry
+    events: EventBus
     payments: Payments
     # Plug & Charge certificate services; None: ISO 15118 contracts are not accepted.
     pnc: PlugAndCharge | None = None

@@ -48,6 +48,10 @@ class GatewayServer:
         # reconnect storm then costs one hash lookup per charger, not one scrypt each.
         self._verified: dict[tuple[str, str], bytes] = {}
         self._server: Server | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+        # Another process took a charger over (core bus on Redis): let our socket go.
+        if hasattr(ctx.commands, "on_takeover"):
+            ctx.commands.on_takeover = self._taken_over
 
     @property
     def port(self) -> int:
@@ -182,6 +186,16 @@ class GatewayServer:
                 except Exception:  # the batcher may already be stopping at shutdown
                     log.warning("%s: could not record disconnect", cp_id)
             log.info("%s disconnected", cp_id)
+
+    def _taken_over(self, cp_id: str) -> None:
+        conn = self.connections.pop(cp_id, None)
+        if conn is None:
+            return
+        # Not ours any more: its disconnect is not recorded (the new owner keeps `online`).
+        self.ctx.commands.unregister(cp_id, conn)
+        task = asyncio.create_task(conn._connection.close(1000, "taken over by another gateway"))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     @staticmethod
     async def _receive(conn: Connection, ws: Any) -> None:

@@ -130,6 +130,7 @@ _COMMAND_ERRORS: dict[type[bus.CommandError], int] = {
     bus.CommandInvalid: 422,
     bus.CommandTimeout: 504,
     bus.CommandRejectedByCharger: 502,
+    bus.BusUnavailable: 503,
 }
 
 

@@ -30,6 +30,9 @@ from core.models import (
     Vehicle,
 )
 
+# Nothing was sent: the processes cannot reach each other (Redis down). Said plainly, so
+# the driver knows to try again rather than wait for the charger.
+_BUS_DOWN = "chargers cannot be reached right now (our message bus is down); try again shortly"
 STARTABLE = frozenset(
     {
         ConnectorStatus.AVAILABLE.value,
@@ -223,6 +226,8 @@ async def send_start(
         return Refused(
             Refusal.CHARGER_OFFLINE, "the charger did not answer in time", uncertain=True
         )
+    except bus.BusUnavailable:
+        return Refused(Refusal.CHARGER_OFFLINE, _BUS_DOWN)
     except bus.CommandError as error:
         return Refused(Refusal.NOT_ALLOWED, f"the charger refused: {error}")
     if not result.accepted:
@@ -261,6 +266,8 @@ async def stop_charging(
         )
     except bus.ChargerOffline:
         return Refused(Refusal.CHARGER_OFFLINE, f"charger {cp_id} is offline")
+    except bus.BusUnavailable:
+        return Refused(Refusal.CHARGER_OFFLINE, _BUS_DOWN)
     except bus.CommandError as error:
         return Refused(Refusal.CHARGER_OFFLINE, f"the charger did not confirm: {error}")
     if not result.accepted:

@@ -226,6 +226,7 @@ class Settings(BaseSettings):
     # An unknown vehicle id refused at a charger is offered for linking to the driver who
     # charges there within this time (and to a driver who names the charger meanwhile).
     autocharge_offer_ttl_s: int = Field(default=900, ge=60)
+
     # Plug & Charge: the trusted V2G (and MO) roots, a PEM bundle; unset: P&C is off and
     # contract certificates are answered NoCertificateAvailable.
     pnc_trust_roots_file: str = ""
@@ -263,6 +264,22 @@ class Settings(BaseSettings):
     # Stripe.js needs the publishable key (pk_...) to confirm a card in the app.
     stripe_publishable_key: str = ""
 
+    # ---- Scale-out and observability (issue 14) ----
+    # Redis for the buses between processes (commands to the process holding a charger,
+    # live events to every process); empty: the in-process buses (one process).
+    redis_url: str = ""
+    # Logs: "json" (one object per line, with request/charger/session ids) or "text".
+    log_format: str = "json"
+    log_level: str = "INFO"
+    # OpenTelemetry: send traces (GraphQL mutation -> OCPP call) to this OTLP/HTTP
+    # collector, e.g. http://127.0.0.1:4318; empty: no tracing.
+    otel_endpoint: str = ""
+    otel_service_name: str = "ladeflyt"
+    # Prometheus metrics at /metrics (HTTP port; a gateway-only process on its OCPP port).
+    metrics_enabled: bool = True
+    # How often a process that may run the background jobs tries to become their runner.
+    jobs_leader_retry_s: float = Field(default=5.0, gt=0)
+
     # ---- Operator CLI and first run (issue 10) ----
     # A mistyped LADEFLYT_DATABASE_URL fails when the settings are read, in one line; the
     # common short forms (sqlite:///..., postgres://...) get our async drivers.
@@ -293,22 +310,6 @@ def database_url(value: str) -> str:
         raise ValueError(f"the {driver} driver is not supported: use {backend}+{wanted[backend]}")
     scheme = f"{'postgresql' if backend == 'postgres' else backend}+{wanted[backend]}"
     return scheme + value.strip()[len(url.drivername) :]
-
-    # ---- Scale-out and observability (issue 14) ----
-    # Redis for the buses between processes (commands to the process holding a charger,
-    # live events to every process); empty: the in-process buses (one process).
-    redis_url: str = ""
-    # Logs: "json" (one object per line, with request/charger/session ids) or "text".
-    log_format: str = "json"
-    log_level: str = "INFO"
-    # OpenTelemetry: send traces (GraphQL mutation -> OCPP call) to this OTLP/HTTP
-    # collector, e.g. http://127.0.0.1:4318; empty: no tracing.
-    otel_endpoint: str = ""
-    otel_service_name: str = "ladeflyt"
-    # Prometheus metrics at /metrics (HTTP port; a gateway-only process on its OCPP port).
-    metrics_enabled: bool = True
-    # How often a process that may run the background jobs tries to become their runner.
-    jobs_leader_retry_s: float = Field(default=5.0, gt=0)
 
 
 _WILDCARDS = {"", "0.0.0.0", "::"}

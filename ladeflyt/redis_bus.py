@@ -73,6 +73,8 @@ class RedisLink:
         self.blocking = aioredis.from_url(url, socket_connect_timeout=1.0, socket_timeout=None)
         self._tasks: list[asyncio.Task[None]] = []
         self.up = True
+        # Called when Redis answers again after it did not (e.g. restarted, empty).
+        self.on_up: list[Callable[[], None]] = []
 
     def key(self, *parts: str) -> str:
         return PREFIX + ":".join(parts)
@@ -104,7 +106,9 @@ class RedisLink:
                 await self.redis.set(self.key("proc", self.proc_id), "1", ex=PROC_TTL_S)
                 if not self.up:
                     log.info("Redis is reachable again")
-                self.up = True
+                    self.up = True
+                    for callback in self.on_up:
+                        callback()
             except (RedisError, OSError) as error:
                 if self.up:
                     log.warning("Redis is unreachable: %s", error)
@@ -254,10 +258,31 @@ class RedisCommandBus:
         # The gateway closes its socket to a charger another process took over.
         self.on_takeover: Callable[[str], None] = lambda charge_point_id: None
         self.outcomes: dict[str, int] = {}
+        self._reassert_now = asyncio.Event()
 
     async def start(self) -> None:
         self.link.spawn(self._serve(), "redis-commands")
         self.link.spawn(self._claim(), "redis-owners")
+        self.link.spawn(self._reassert(), "redis-owners-reassert")
+        self.link.on_up.append(self._reassert_now.set)
+
+    async def _reassert(self) -> None:
+        """Ownership survives a Redis restart: the chargers we hold are claimed again
+        (only where nobody else claimed them meanwhile), at once when Redis is back and
+        every 30 s."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reassert_now.wait(), 30.0)
+            self._reassert_now.clear()
+            held = list(self._targets)
+            try:
+                for start in range(0, len(held), 1000):
+                    async with self.link.redis.pipeline(transaction=False) as pipe:
+                        for cp_id in held[start : start + 1000]:
+                            pipe.set(self.link.key("owner", cp_id), self.link.proc_id, nx=True)
+                        await pipe.execute()
+            except (RedisError, OSError):
+                await asyncio.sleep(1.0)
 
     # ------------------------------------------------------------- the gateway's side
 

@@ -2,10 +2,14 @@
 (chain to a trusted V2G/MO root, revocation by OCSP, the contract itself), and its eMAID
 then goes through the one start flow (core.sessions.flows.authorize_start) like any token.
 
-OCSP responder down: the contract's validity cannot be established. The answer is
-`certificateStatus = NoCertificateAvailable`; `LADEFLYT_PNC_OCSP_UNAVAILABLE` decides
-whether the car is refused (`refuse`, the default) or charges on the chain alone
-(`accept`, with the session flagged).
+OCSP responder down: OCPP 2.0.1 C07.FR.05 has the CSMS verify the chain "via real-time
+or cached OCSP data", so a good answer cached before the outage (core.pki.ocsp) still
+counts. Without one, the contract's validity cannot be established: the answer is
+`certificateStatus = NoCertificateAvailable` with `idTokenInfo.status = Invalid`.
+`LADEFLYT_PNC_OCSP_UNAVAILABLE=accept` is the operator's deliberate deviation from
+C07.FR.05 (the car charges on the chain alone, the session flagged); it never covers a
+responder that answered "unknown" for the certificate. A revoked chain is
+`CertificateRevoked` with `idTokenInfo.status = Invalid` (C07.FR.16).
 """
 
 from __future__ import annotations
@@ -61,7 +65,6 @@ class ContractDecision:
 # The idTokenInfo status that goes with a refused certificate.
 _TOKEN_STATUS = {
     ChainStatus.CERTIFICATE_EXPIRED: AuthorizationStatus.EXPIRED,
-    ChainStatus.CERTIFICATE_REVOKED: AuthorizationStatus.BLOCKED,
     ChainStatus.CONTRACT_CANCELLED: AuthorizationStatus.BLOCKED,
 }
 
@@ -103,7 +106,8 @@ async def authorize_contract(
         if answer.status == Revocation.REVOKED:
             return _refuse(ChainStatus.CERTIFICATE_REVOKED)
         if answer.status != Revocation.GOOD:
-            if pnc.ocsp_unavailable == "refuse":
+            # "unknown": the responder answered and does not vouch for the certificate.
+            if pnc.ocsp_unavailable == "refuse" or answer.status != Revocation.UNAVAILABLE:
                 return _refuse(ChainStatus.NO_CERTIFICATE_AVAILABLE)
             flags.append("ocsp_unavailable")
     async with ctx.sessions() as session:

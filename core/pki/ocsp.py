@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -58,16 +58,44 @@ def request_der(data: HashData) -> bytes:
 
 class HttpOcspClient:
     """Asks the responder named in the hash data (or `default_url`) over HTTP POST. An
-    answer counts only when signed by a responder whose certificate chains to `roots`."""
+    answer counts only when signed by a responder whose certificate chains to `roots`.
+
+    OCPP 2.0.1 C07.FR.05 has the CSMS verify a contract "via real-time or cached OCSP
+    data": a good answer is kept until its nextUpdate (at most `cache_max_s`), and stands
+    in when the responder cannot be reached. A revoked or unknown answer is never cached
+    over, and nothing is served from the cache while the responder answers."""
 
     def __init__(
-        self, roots: list[Certificate], *, default_url: str | None = None, timeout_s: float = 5
+        self,
+        roots: list[Certificate],
+        *,
+        default_url: str | None = None,
+        timeout_s: float = 5,
+        cache_max_s: float = 24 * 3600,
     ) -> None:
         self.roots = roots
         self.default_url = default_url
         self.timeout_s = timeout_s
+        self.cache_max_s = cache_max_s
+        self._good: dict[tuple[str, str, str], tuple[datetime, bytes]] = {}
 
     async def check(self, data: HashData, at: datetime) -> OcspAnswer:
+        answer = await self._ask(data, at)
+        key = (data.issuer_name_hash, data.issuer_key_hash, data.serial_number)
+        if answer.status == Revocation.UNAVAILABLE:
+            cached = self._good.get(key)
+            if cached is not None and at < cached[0]:
+                log.warning("OCSP responder unavailable; cached answer for %s", data.serial_number)
+                return OcspAnswer(Revocation.GOOD, cached[1])
+            return answer
+        self._good.pop(key, None)
+        if answer.status == Revocation.GOOD and answer.der is not None:
+            until = at + timedelta(seconds=self.cache_max_s)
+            next_update = _next_update(answer.der, data)
+            self._good[key] = (min(until, next_update) if next_update else until, answer.der)
+        return answer
+
+    async def _ask(self, data: HashData, at: datetime) -> OcspAnswer:
         url = data.responder_url or self.default_url
         if not url:
             return OcspAnswer(Revocation.UNAVAILABLE)
@@ -107,6 +135,13 @@ class HttpOcspClient:
                 return OcspAnswer(Revocation.REVOKED, der)
             return OcspAnswer(Revocation.UNKNOWN, der)
         return OcspAnswer(Revocation.UNKNOWN, der)
+
+
+def _next_update(der: bytes, data: HashData) -> datetime | None:
+    for single in ocsp.load_der_ocsp_response(der).responses:
+        if format(single.serial_number, "x") == data.serial_number:
+            return single.next_update_utc
+    return None
 
 
 def _signed_by(signer: Certificate, response: ocsp.OCSPResponse) -> bool:

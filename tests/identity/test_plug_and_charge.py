@@ -173,7 +173,7 @@ async def test_a_contract_certificate_starts_a_session_paid_like_any_start(
 @pytest.mark.parametrize(
     ("case", "certificate_status", "token_status"),
     [
-        ("revoked", "CertificateRevoked", "Blocked"),
+        ("revoked", "CertificateRevoked", "Invalid"),  # C07.FR.16
         ("expired", "CertificateExpired", "Expired"),
         ("cancelled", "ContractCancelled", "Blocked"),
         ("forged", "SignatureError", "Invalid"),
@@ -398,3 +398,32 @@ async def test_security_profile_3_client_certificates_over_real_tls(
         ):
             pass
     assert no_password.value.response.status_code == 401
+
+
+async def test_a_good_ocsp_answer_cached_before_an_outage_still_counts(runtime, ocpp_url, pki):
+    """C07.FR.05: "via real-time or cached OCSP data". The same certificate asked again
+    while its responder is unreachable is accepted on the cached good answer; another
+    certificate, never checked, is refused."""
+    cert = await _kari_with_contract(runtime, pki)
+    first = _authorize(pki, cert, whole=False)
+    down = dict(first.iso15118_certificate_hash_data[0], responder_url="http://127.0.0.1:9/ocsp")
+    never, _ = pki.contract(STORED)
+    unseen = dict(
+        _authorize(pki, never, whole=False).iso15118_certificate_hash_data[0],
+        responder_url="http://127.0.0.1:9/ocsp",
+    )
+    token = {"id_token": EMAID, "type": "eMAID"}
+    async with connect(ocpp_url, CODE, protocol="2.0.1") as cp:
+        await cp.call(boot())
+        answers = [
+            await cp.call(first),
+            await cp.call(call201.Authorize(id_token=token, iso15118_certificate_hash_data=[down])),
+            await cp.call(
+                call201.Authorize(id_token=token, iso15118_certificate_hash_data=[unseen])
+            ),
+        ]
+    assert [(a.certificate_status, a.id_token_info["status"]) for a in answers] == [
+        ("Accepted", "Accepted"),
+        ("Accepted", "Accepted"),
+        ("NoCertificateAvailable", "Invalid"),
+    ]

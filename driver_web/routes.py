@@ -4,11 +4,16 @@ service worker. No data is served here: the app asks /graphql for everything."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from core.config import Settings
 
 STATIC = Path(__file__).parent / "static"
 VENDOR = Path(__file__).parent.parent / "api" / "static" / "vendor"
@@ -50,9 +55,50 @@ def _version() -> str:
     return digest.hexdigest()[:16]
 
 
-def app_router() -> APIRouter:
+def _tile_source(url: str) -> str | None:
+    """The img-src for a tile URL template: https://{s}.tile.example → https://*.tile.example."""
+    if not url:
+        return None
+    parts = urlsplit(url.replace("{s}", "tiles-subdomain"))
+    if not parts.scheme or not parts.hostname:
+        return None
+    host = parts.hostname.replace("tiles-subdomain", "*")
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+def content_security_policy(settings: Settings, index: str) -> str:
+    """What the app's page may load, enforced by the browser: its own origin (the assets,
+    /graphql over HTTP and websocket), the map tiles, and Stripe only when Stripe is the
+    card provider. The inline import map is allowed by its hash, nothing else inline."""
+    found = re.search(r'<script type="importmap">(.*?)</script>', index, re.S)
+    assert found is not None, "index.html has no import map"
+    digest = base64.b64encode(hashlib.sha256(found.group(1).encode()).digest()).decode()
+    stripe = settings.card_provider == "stripe"
+    tiles = _tile_source(settings.app_map_tile_url)
+    directives = {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", f"'sha256-{digest}'"]
+        + (["https://js.stripe.com"] if stripe else []),
+        "connect-src": ["'self'"] + (["https://api.stripe.com"] if stripe else []),
+        "img-src": ["'self'", "data:"] + ([tiles] if tiles else []),
+        "style-src": ["'self'", "'unsafe-inline'"],  # Leaflet and Stripe position by style
+        "frame-src": ["https://js.stripe.com", "https://hooks.stripe.com"]
+        if stripe
+        else ["'none'"],
+        "worker-src": ["'self'"],
+        "manifest-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+    }
+    return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
+
+
+def app_router(settings: Settings) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     index = (STATIC / "index.html").read_text(encoding="utf-8")
+    page_headers = {**NO_CACHE, "Content-Security-Policy": content_security_policy(settings, index)}
     version = _version()
     worker = (
         (STATIC / "sw.js")
@@ -93,6 +139,6 @@ def app_router() -> APIRouter:
     @router.get("/app")
     @router.get("/app/{screen:path}")
     async def shell(screen: str = "") -> HTMLResponse:
-        return HTMLResponse(index, headers=NO_CACHE)
+        return HTMLResponse(index, headers=page_headers)
 
     return router

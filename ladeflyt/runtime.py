@@ -181,7 +181,7 @@ class Runtime:
             dashboard_router(
                 DashboardServices(settings, sessions, commands, events, payments, staff_auth)
             ),
-            app_router(),
+            app_router(settings),
         ]
         return cls(
             settings,

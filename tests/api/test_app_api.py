@@ -155,6 +155,7 @@ async def test_app_config_gives_stripe_js_its_key_only_with_the_stripe_provider(
             body = await gql(
                 c, "{ appConfig { cardProvider stripePublishableKey vipps mapTileUrl } }"
             )
+            policy = (await c.get("/app/payment")).headers["content-security-policy"]
     finally:
         await rt.engine.dispose()
     assert body["data"]["appConfig"] == {
@@ -163,3 +164,14 @@ async def test_app_config_gives_stripe_js_its_key_only_with_the_stripe_provider(
         "vipps": False,
         "mapTileUrl": None,  # no tiles: the app draws without a background
     }
+    assert "script-src 'self' 'sha256-" in policy and "https://js.stripe.com" in policy
+    assert "img-src 'self' data:;" in policy  # no tile server to load from
+
+
+async def test_the_app_page_may_load_only_from_here_and_the_tile_server(client, runtime):
+    policy = (await client.get("/app")).headers["content-security-policy"]
+    rules = dict(rule.split(" ", 1) for rule in policy.split("; "))
+    assert rules["default-src"] == "'self'" and rules["connect-src"] == "'self'"
+    assert "stripe" not in policy  # the sandbox needs nothing from Stripe
+    assert rules["img-src"] == "'self' data: https://tile.openstreetmap.org"
+    assert rules["frame-src"] == "'none'" and rules["object-src"] == "'none'"

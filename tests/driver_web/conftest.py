@@ -117,6 +117,14 @@ async def phone(browser: Any, app_server: str) -> AsyncIterator[Any]:  # noqa: F
             page.requested.append(url)
 
     context.on("request", lambda request: record(request.url))
+    # What the page's Content-Security-Policy refused (the browser says so on the console).
+    page.refused = []
+    page.on(
+        "console",
+        lambda message: (
+            page.refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     page.on("websocket", lambda socket: record(socket.url))
     try:
         yield page

@@ -56,6 +56,7 @@ async def test_a_new_driver_signs_in_with_the_sms_code_and_fills_in_the_profile(
 ):
     response = await phone.goto("/app/payment")  # the SMS link for drivers without a card
     assert response is not None and response.status == 200
+    assert "default-src 'self'" in response.headers["content-security-policy"]
     await phone.wait_for_url(re.compile(r"/app/signin\?next="))
     await phone.get_by_role("heading", name="Logg inn", exact=True).wait_for()
     await phone.fill("#phone", PHONE_NUMBER)
@@ -155,6 +156,7 @@ async def test_the_driver_starts_watches_the_meter_live_stops_and_gets_the_recei
     price = phone.locator("#price tr").first
     assert re.sub(r"\s+", " ", await price.inner_text()).strip().endswith("kr 4,50 / kWh")
     assert await phone.get_by_text("Alle priser inkl. 25 % mva.").is_visible()
+    await shot(phone, "charger")
     await phone.locator("#start").click()
 
     await phone.wait_for_url(re.compile(r"/app/session/\d+$"))
@@ -398,3 +400,5 @@ async def test_the_app_asked_nobody_but_graphql_its_own_assets_and_the_payment_p
     # The live values came over the graphql-transport-ws subscription.
     assert any(url.startswith("ws://") and url.endswith("/graphql") for url in phone.requested)
     assert _outside(phone.requested, app_server) == []
+    # The page's Content-Security-Policy says the same to the browser; it refused nothing.
+    assert phone.refused == []

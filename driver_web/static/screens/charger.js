@@ -87,7 +87,7 @@ export function ChargerScreen({ ctx, params }) {
             <label class="choice" data-status=${status}>
               <input type="radio" name="connector" value=${c.id} checked=${selected.id === c.id}
                 disabled=${!usable(c)} onChange=${() => setChosen(c.id)} />
-              <span>#${c.connectorId} ${c.type} · ${kw(c.maxKw)}</span>
+              <span>#${c.evseId} ${c.type} · ${kw(c.maxKw)}</span>
               <span class=${`badge ${status.toLowerCase()}`}>${t(`st_${status}`)}</span>
             </label>
           </li>`;

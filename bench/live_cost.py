@@ -29,24 +29,20 @@ import gc
 import math
 import os
 import platform
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import make_url, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.pool import NullPool
 
+from bench._database import FreshDatabase
 from core.chargers.service import add_charger
 from core.db import create_engine, session_factory, transaction
-from core.migrate import upgrade
 from core.models import ChargingSession, MeterSample
 from core.sessions import driver
 from core.sessions import service as gateway
@@ -85,41 +81,6 @@ class Figures:
 
 
 # ---------------------------------------------------------------------- database
-
-
-async def _admin(url: str, statement: str) -> None:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-class Database:
-    """A fresh migrated database; removed on close."""
-
-    def __init__(self, opts: Options) -> None:
-        self.opts = opts
-        self.tmp: Path | None = None
-        self.pg_name: str | None = None
-        if opts.db == "postgresql":
-            self.pg_name = f"ladeflyt_bench_live_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-            self.url = make_url(opts.pg_url).set(database=self.pg_name).render_as_string(False)
-        else:
-            self.tmp = Path(tempfile.mkdtemp(prefix="ladeflyt-bench-live-"))
-            self.url = f"sqlite+aiosqlite:///{self.tmp / 'live.db'}"
-
-    async def create(self) -> None:
-        if self.pg_name is not None:
-            await _admin(self.opts.pg_url, f'CREATE DATABASE "{self.pg_name}"')
-        await asyncio.to_thread(upgrade, self.url)
-
-    async def drop(self) -> None:
-        if self.pg_name is not None:
-            await _admin(self.opts.pg_url, f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
-        if self.tmp is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 async def _arrange(db: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
@@ -236,7 +197,7 @@ async def _samples(db: async_sessionmaker[AsyncSession], session_id: int) -> int
 
 
 async def measure(opts: Options, echo: Callable[[str], None] = print) -> list[Figures]:
-    database = Database(opts)
+    database = FreshDatabase(opts.db, opts.pg_url, "live")
     await database.create()
     engine = create_engine(database.url)
     db = session_factory(engine)

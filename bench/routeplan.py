@@ -26,21 +26,15 @@ import json
 import math
 import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import make_url, text
-from sqlalchemy.pool import NullPool
-
+from bench._database import FreshDatabase
 from core.db import create_engine, session_factory
-from core.migrate import upgrade
 from core.routeplan import planner
 from core.routeplan.candidates import load_candidates
 from core.routeplan.model import CurveShape, encode_polyline
@@ -151,43 +145,19 @@ def describe(result: RoutePlan | NoFeasibleRoute) -> str:
 # ---------------------------------------------------------------------- databases
 
 
-async def _admin(url: str, statement: str) -> None:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-class Database:
+class Database(FreshDatabase):
     """A fresh migrated database with the fleet in it; removed on close."""
 
     def __init__(self, opts: Options) -> None:
+        super().__init__(opts.db, opts.pg_url, "routeplan")
         self.opts = opts
-        self.tmp: Path | None = None
-        self.pg_name: str | None = None
-        if opts.db == "postgresql":
-            self.pg_name = f"ladeflyt_bench_routeplan_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-            self.url = make_url(opts.pg_url).set(database=self.pg_name).render_as_string(False)
-        else:
-            self.tmp = Path(tempfile.mkdtemp(prefix="ladeflyt-bench-routeplan-"))
-            self.url = f"sqlite+aiosqlite:///{self.tmp / 'fleet.db'}"
 
-    async def create(self, echo: Callable[[str], None]) -> list[str]:
-        if self.pg_name is not None:
-            await _admin(self.opts.pg_url, f'CREATE DATABASE "{self.pg_name}"')
-        upgrade(self.url)
+    async def create(self, echo: Callable[[str], None]) -> list[str]:  # type: ignore[override]
+        await super().create()
         summary = await fleet(self.url, self.opts)
         for line in summary:
             echo(line)
         return summary
-
-    async def drop(self) -> None:
-        if self.pg_name is not None:
-            await _admin(self.opts.pg_url, f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
-        if self.tmp is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 async def fleet(url: str, opts: Options) -> list[str]:

@@ -10,10 +10,11 @@ from core.sessions import service as sessions
 from core.sessions.costs import session_cost
 from core.sessions.live import LiveCost, LiveCosts
 from core.sessions.schemas import MeterReading
+from core.sessions.service import StartResult
 from core.tariffs import admin
 from core.uow import UnitOfWork
 from core.users.service import add_id_token
-from tests.tariffs.builders import database, driver, oslo, place, transaction
+from tests.tariffs.builders import Place, database, driver, oslo, place, transaction
 
 # Saturday 21:00 to Sunday 07:00 in Oslo: across 22:00, midnight, the change to summer time
 # at 02:00 and 06:00.
@@ -38,6 +39,21 @@ async def _night_and_day(s, site: str) -> None:
     )
 
 
+async def _start(uow: UnitOfWork, where: Place, tag: str, meter_wh: int) -> StartResult:
+    """StartTransaction at START, as the gateway records it."""
+    return await sessions.start_transaction(
+        uow,
+        where.charger_id,
+        where.charger,
+        connector_id=1,
+        id_tag=tag,
+        meter_start_wh=meter_wh,
+        timestamp_raw="t0",
+        timestamp=START,
+        received_at=START,
+    )
+
+
 def _watts(minute: int) -> int:
     return 0 if 4 * 60 <= minute < 5 * 60 + 30 else 11_000  # idle 01:00-02:30 (real time)
 
@@ -49,17 +65,7 @@ async def test_live_cost_of_a_ten_hour_session_is_the_full_price_at_every_update
         guest = await driver(s, "91000009", "public")
         await add_id_token(s, "TAG-G", guest)
         uow = UnitOfWork(s)
-        started = await sessions.start_transaction(
-            uow,
-            where.charger_id,
-            where.charger,
-            connector_id=1,
-            id_tag="TAG-G",
-            meter_start_wh=50_000,
-            timestamp_raw="t0",
-            timestamp=START,
-            received_at=START,
-        )
+        started = await _start(uow, where, "TAG-G", 50_000)
         live_costs = LiveCosts()
         with live_costs.follow(started.session_id) as live, live_costs.follow(started.session_id):
             assert len(live_costs) == 1
@@ -118,17 +124,7 @@ async def test_a_finished_session_costs_its_final_price(db_url):
         guest = await driver(s, "91000008", "public")
         await add_id_token(s, "TAG-F", guest)
         uow = UnitOfWork(s)
-        started = await sessions.start_transaction(
-            uow,
-            where.charger_id,
-            where.charger,
-            connector_id=1,
-            id_tag="TAG-F",
-            meter_start_wh=1_000,
-            timestamp_raw="t0",
-            timestamp=START,
-            received_at=START,
-        )
+        started = await _start(uow, where, "TAG-F", 1_000)
         cs = await s.get_one(ChargingSession, started.session_id)
         live = LiveCost(cs.id)
         assert (await live.cost(s, cs, START + timedelta(minutes=1))).total_ore == 0

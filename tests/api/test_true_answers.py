@@ -7,8 +7,9 @@ HTTP (uvicorn)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -98,30 +99,42 @@ class _AnswerOrder:
         await self.app(scope, receive, noting_send)
 
 
-@pytest.fixture
-def user_writes(runtime: Runtime) -> Iterator[list[str]]:
-    """'commit' for every committed transaction that wrote to users."""
-    events: list[str] = []
+@contextlib.contextmanager
+def _on_commit_of_user_writes(runtime: Runtime, then: Callable[[], None]) -> Iterator[None]:
+    """Call `then` as the database is about to commit a transaction that wrote to users."""
     engine = runtime.engine.sync_engine
 
     def noted(conn: Connection, cursor: Any, statement: str, *_: Any) -> None:
         if statement.lstrip().upper().startswith("UPDATE USERS"):
             conn.info["wrote_users"] = True
 
-    def committed(conn: Connection) -> None:
+    def committing(conn: Connection) -> None:
         if conn.info.pop("wrote_users", False):
-            events.append("commit")
+            then()
 
     def rolled_back(conn: Connection) -> None:
         conn.info.pop("wrote_users", None)
 
-    event.listen(engine, "before_cursor_execute", noted)
-    event.listen(engine, "commit", committed)
-    event.listen(engine, "rollback", rolled_back)
-    yield events
-    event.remove(engine, "before_cursor_execute", noted)
-    event.remove(engine, "commit", committed)
-    event.remove(engine, "rollback", rolled_back)
+    listeners: list[tuple[str, Callable[..., None]]] = [
+        ("before_cursor_execute", noted),
+        ("commit", committing),
+        ("rollback", rolled_back),
+    ]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        yield
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+
+
+@pytest.fixture
+def user_writes(runtime: Runtime) -> Iterator[list[str]]:
+    """'commit' for every committed transaction that wrote to users."""
+    events: list[str] = []
+    with _on_commit_of_user_writes(runtime, lambda: events.append("commit")):
+        yield events
 
 
 UPDATE_NAME = """mutation($n: String!) { updateProfile(name: $n) {
@@ -159,26 +172,12 @@ async def test_query_right_after_update_profile_sees_the_change(
 def failing_user_commits(runtime: Runtime) -> Iterator[None]:
     """The database refuses to commit any transaction that wrote to users (as a full disk
     or a lost connection would)."""
-    engine = runtime.engine.sync_engine
 
-    def noted(conn: Connection, cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("UPDATE USERS"):
-            conn.info["wrote_users"] = True
+    def fail() -> None:
+        raise exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
 
-    def commit(conn: Connection) -> None:
-        if conn.info.pop("wrote_users", False):
-            raise exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
-
-    def rolled_back(conn: Connection) -> None:
-        conn.info.pop("wrote_users", None)
-
-    event.listen(engine, "before_cursor_execute", noted)
-    event.listen(engine, "commit", commit)
-    event.listen(engine, "rollback", rolled_back)
-    yield
-    event.remove(engine, "before_cursor_execute", noted)
-    event.remove(engine, "commit", commit)
-    event.remove(engine, "rollback", rolled_back)
+    with _on_commit_of_user_writes(runtime, fail):
+        yield
 
 
 async def test_failed_commit_is_an_error_result_not_success(

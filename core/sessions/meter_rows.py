@@ -6,8 +6,9 @@ open transaction of a connection in memory (`LiveTx`, loaded once from the datab
 turns an ordinary report into rows (`SAMPLES`, `TX_EVENTS`, `LIVE`) that the write batcher
 writes with one statement per kind for the whole batch (core.uow.RowKind). Anything out of
 the ordinary (a flag to raise, a regression, a late or replayed report, a session not
-ACTIVE, a token to decide) is not planned here: the caller falls back to the ORM path of
-core.sessions.service, which knows every rule, and forgets the cached state.
+ACTIVE, a token to decide, a V2G export register) is not planned here: the caller falls
+back to the ORM path of core.sessions.service, which knows every rule, and forgets the
+cached state.
 
 The LIVE update only touches a session still ACTIVE or SUSPENDED (resuming it, as the ORM
 path does), so a session completed meanwhile by another process keeps its final values.
@@ -211,6 +212,11 @@ def _sample_rows(
         if r.soc is not None and not 0 <= r.soc <= 100:
             return None
         if r.energy_wh is not None and r.energy_wh < 0:
+            return None
+        if r.export_wh is not None:
+            # V2G: the export register (the session's export start and total, the
+            # sample's energy_export_wh that the owner's credit is priced from) is kept
+            # by the ORM path only.
             return None
         out.append(
             (

@@ -4,7 +4,7 @@ websocket, live events reach every process, and each charger has one owner.
 Selected by LADEFLYT_REDIS_URL; without it the in-process buses of core.bus serve the
 single-process setup. Keys (all under `ladeflyt:`):
 
-- `proc:<id>`: a live process (expires 10 s after its last heartbeat).
+- `proc:<id>`: a live process (expires 5 s after its last heartbeat, sent every second).
 - `owner:<charge point id>`: the process holding that charger's websocket. A process that
   accepts a charger sets it and tells the previous owner to let go (`takeover`).
 - `cmd:<process id>`: a list of requests to that process (commands, takeovers); the answer
@@ -41,8 +41,8 @@ from core.bus import Command, CommandResult, CommandTarget, Event, InProcessEven
 log = logging.getLogger(__name__)
 
 PREFIX = "ladeflyt:"
-PROC_TTL_S = 10
-HEARTBEAT_S = 3.0
+PROC_TTL_S = 5
+HEARTBEAT_S = 1.0
 LISTENERS_TTL_S = 15.0
 STREAM_MAXLEN = 100_000
 _RELEASE = """

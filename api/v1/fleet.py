@@ -138,13 +138,14 @@ _COMMAND_ERRORS: dict[type[bus.CommandError], int] = {
     "/chargers/{charger_id}/commands",
     response_model=CommandOut,
     tags=["chargers"],
-    responses=problem_responses(409, 502, 504),
+    responses=problem_responses(409, 502, 503, 504),
 )
 async def send_command(
     db: Db, svc: Svc, caller: Caller, charger_id: ChargerId, body: schemas.CommandIn
 ) -> CommandOut | JSONResponse:
     """Send a command to a connected charger and return its answer (audited, with its
-    outcome). Offline or busy: 409; the charger did not answer in time: 504."""
+    outcome). Offline or busy: 409; the charger did not answer in time: 504; the processes
+    cannot reach each other (the Redis bus is down), so nothing was sent: 503."""
     outcome = await fleet.send_command(db, caller, svc.commands, charger_id, _to_command(body))
     if outcome.error is not None:
         error = outcome.error

@@ -6,8 +6,9 @@ Pricing a session from scratch reads and walks all its samples: for a driver fol
 whose place on the energy curve can no longer change, and on each update measures only the
 stretch from the frontier to now. Measures of stretches add up exactly (Fractions), and
 caps, power bands, the spot floor and rounding are applied to the sum by the same
-`finish` as a full pricing, so the amounts are the same to the øre (tests/tariffs/
-test_live_price.py checks this against `price_usage` for any session and tariff).
+`finish` as a full pricing, so the amounts are the same to the øre
+(tests/tariffs/test_live_price.py checks this against `price_usage` for any session and
+tariff).
 
 What fixes a point of the curve: the sample is strictly before the session's end (now), has
 a meter reading, and neither it nor an earlier one of the stretch was clamped to the total

@@ -46,8 +46,9 @@ class LiveCost:
         self.session_id = session_id
         self._lock = asyncio.Lock()
         self._running: RunningPrice | None = None
-        # What the running price was built for: a change means pricing from scratch.
-        self._basis: tuple[TariffSpec, datetime, int | None] | None = None
+        # What the running price was built for: a change means pricing from scratch (a
+        # transaction merged into a STARTING session brings samples stored before).
+        self._basis: tuple[TariffSpec, datetime, int | None, str] | None = None
         self._last_sample_id = 0
         self.rebuilds = 0  # how often it priced from scratch (tests, bench)
 
@@ -78,7 +79,7 @@ class LiveCost:
         resolved = await session_tariff(db, cs)
         if resolved.spec is None:
             return None
-        basis = (resolved.spec, cs.started_at, cs.meter_start_wh)
+        basis = (resolved.spec, cs.started_at, cs.meter_start_wh, cs.transaction_id)
         if basis != self._basis:
             self._running, self._basis = None, basis
         end = max(at, cs.started_at, cs.last_sample_at or cs.started_at)

@@ -3,29 +3,17 @@
 // a plain background, and every screen with a map has its list too.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { t } from "./i18n.js";
-import { html } from "./ui.js";
-
-let loading = null;
+import { html, loadScript } from "./ui.js";
 
 export function loadLeaflet() {
-  if (window.L) return Promise.resolve(window.L);
-  loading =
-    loading ||
-    new Promise((resolve, reject) => {
-      const css = document.createElement("link");
-      css.rel = "stylesheet";
-      css.href = "/static/vendor/leaflet/leaflet.css";
-      document.head.appendChild(css);
-      const script = document.createElement("script");
-      script.src = "/static/vendor/leaflet/leaflet.js";
-      script.onload = () => resolve(window.L);
-      script.onerror = () => {
-        loading = null;
-        reject(new Error("leaflet"));
-      };
-      document.head.appendChild(script);
-    });
-  return loading;
+  if (!document.querySelector("link[data-leaflet]")) {
+    const css = document.createElement("link");
+    css.rel = "stylesheet";
+    css.href = "/static/vendor/leaflet/leaflet.css";
+    css.dataset.leaflet = "";
+    document.head.appendChild(css);
+  }
+  return loadScript("/static/vendor/leaflet/leaflet.js", "L");
 }
 
 // Google's encoded polyline (precision 5) → [[lat, lon], ...].

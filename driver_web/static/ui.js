@@ -78,6 +78,33 @@ export function message(error) {
   return String(error && error.message ? error.message : error);
 }
 
+// ------------------------------------------------------------------ scripts
+
+const scripts = new Map();
+
+// A classic script (Leaflet from here, Stripe.js from Stripe) loaded once, when first
+// needed; resolves to the global it defines.
+export function loadScript(src, global) {
+  if (window[global]) return Promise.resolve(window[global]);
+  if (!scripts.has(src)) {
+    scripts.set(
+      src,
+      new Promise((resolve, reject) => {
+        const script = document.createElement("script");
+        script.src = src;
+        script.onload = () => resolve(window[global]);
+        script.onerror = () => {
+          scripts.delete(src);
+          script.remove();
+          reject(new Error(`${src} could not be loaded`));
+        };
+        document.head.appendChild(script);
+      }),
+    );
+  }
+  return scripts.get(src);
+}
+
 // ------------------------------------------------------------------ widgets
 
 export function Loading() {

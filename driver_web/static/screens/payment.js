@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { gql } from "../api.js";
 import { language, t } from "../i18n.js";
-import { Field, html, Loading, message, navigate, Notice, Problem, Screen, Stale, useQuery } from "../ui.js";
+import { Field, html, Loading, loadScript, message, navigate, Notice, Problem, Screen, Stale, useQuery } from "../ui.js";
 
 const METHODS = `query { paymentMethods { id kind provider brand last4 label isDefault } }`;
 const SETTINGS = `query { invoiceSettings { receiptByEmail invoiceChannel invoiceBilling deliveredBy deliveryReason } }`;
@@ -19,6 +19,16 @@ const UPDATE_SETTINGS = `mutation($r: Boolean, $c: String) { updateInvoiceSettin
   ... on Problem { message } } }`;
 
 const SANDBOX_DECLINED = "4000000000000002";
+
+// Saving a card is the same with every provider: a SetupIntent from addCard, confirmed by
+// the provider's side (`confirm` returns the payment method it made), then kept by saveCard.
+async function saveCard(confirm) {
+  const setup = (await gql(ADD_CARD)).addCard;
+  if (setup.__typename !== "CardSetupStarted") throw new Error(setup.message);
+  const ref = await confirm(setup.clientSecret);
+  const saved = (await gql(SAVE_CARD, { ref })).saveCard;
+  if (saved.__typename !== "PaymentMethodSaved") throw new Error(saved.message);
+}
 
 function luhn(digits) {
   let sum = 0;
@@ -48,11 +58,7 @@ function SandboxCardForm({ onSaved }) {
     setBusy(true);
     setProblem(null);
     try {
-      const setup = (await gql(ADD_CARD)).addCard;
-      if (setup.__typename !== "CardSetupStarted") throw new Error(setup.message);
-      const ref = digits === SANDBOX_DECLINED ? "pm_sandbox_declined" : "pm_sandbox_visa";
-      const saved = (await gql(SAVE_CARD, { ref })).saveCard;
-      if (saved.__typename !== "PaymentMethodSaved") throw new Error(saved.message);
+      await saveCard(async () => (digits === SANDBOX_DECLINED ? "pm_sandbox_declined" : "pm_sandbox_visa"));
       onSaved();
     } catch (error) {
       setProblem(message(error));
@@ -74,25 +80,6 @@ function SandboxCardForm({ onSaved }) {
   </form>`;
 }
 
-let stripeLoading = null;
-
-function loadStripe() {
-  if (window.Stripe) return Promise.resolve(window.Stripe);
-  stripeLoading =
-    stripeLoading ||
-    new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = "https://js.stripe.com/v3/";
-      script.onload = () => resolve(window.Stripe);
-      script.onerror = () => {
-        stripeLoading = null;
-        reject(new Error("Stripe.js could not be loaded"));
-      };
-      document.head.appendChild(script);
-    });
-  return stripeLoading;
-}
-
 // Stripe: card entry in Stripe's own field, confirmed against the SetupIntent from addCard.
 function StripeCardForm({ config, onSaved }) {
   const box = useRef(null);
@@ -102,7 +89,7 @@ function StripeCardForm({ config, onSaved }) {
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    loadStripe()
+    loadScript("https://js.stripe.com/v3/", "Stripe")
       .then((Stripe) => {
         stripe.current = Stripe(config.stripePublishableKey, { locale: document.documentElement.lang });
         card.current = stripe.current.elements().create("card", { hidePostalCode: true });
@@ -117,12 +104,11 @@ function StripeCardForm({ config, onSaved }) {
     setBusy(true);
     setProblem(null);
     try {
-      const setup = (await gql(ADD_CARD)).addCard;
-      if (setup.__typename !== "CardSetupStarted") throw new Error(setup.message);
-      const confirmed = await stripe.current.confirmCardSetup(setup.clientSecret, { payment_method: { card: card.current } });
-      if (confirmed.error) throw new Error(confirmed.error.message);
-      const saved = (await gql(SAVE_CARD, { ref: confirmed.setupIntent.payment_method })).saveCard;
-      if (saved.__typename !== "PaymentMethodSaved") throw new Error(saved.message);
+      await saveCard(async (clientSecret) => {
+        const confirmed = await stripe.current.confirmCardSetup(clientSecret, { payment_method: { card: card.current } });
+        if (confirmed.error) throw new Error(confirmed.error.message);
+        return confirmed.setupIntent.payment_method;
+      });
       onSaved();
     } catch (error) {
       setProblem(message(error));

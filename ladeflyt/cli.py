@@ -23,6 +23,7 @@ from core.users.service import UserError
 from ladeflyt import (
     cli_billing,
     cli_chargers,
+    cli_identity,
     cli_invoices,
     cli_orgs,
     cli_payments,
@@ -193,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_invoices.register(sub)
     cli_orgs.register(sub)
     cli_scale.register(sub)
+    cli_identity.register(sub)
     return parser
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.problems import problem_responses
-from api.v1 import access, fleet, orgs, people, prices
+from api.v1 import access, contracts, fleet, orgs, people, prices
 
 PREFIX = "/api/v1"
 
 
 def operator_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, responses=problem_responses(401, 403, 404, 409, 422))
-    for part in (access, orgs, fleet, people, prices):
+    for part in (access, orgs, fleet, people, contracts, prices):
         router.include_router(part.router)
     return router

@@ -409,6 +409,12 @@ async def _require_driver_write(session: AsyncSession, actor: Actor, user_id: in
     return min(writable)
 
 
+async def require_driver_write(session: AsyncSession, actor: Actor, user_id: int) -> int | None:
+    """May the actor manage this (visible) driver's tokens and contracts? Returns the
+    organisation to log the change under."""
+    return await _require_driver_write(session, actor, user_id)
+
+
 async def add_id_token(session: AsyncSession, actor: Actor, data: IdTokenIn) -> IdToken:
     user = await repo.get_driver(session, actor, data.driver_id)
     org_id = await _require_driver_write(session, actor, user.id)

@@ -91,6 +91,9 @@ def bodies(model: str, mine: Side, theirs: Side) -> list[dict[str, Any]]:
         "MembershipPatch": [{"reference": "H0202"}, {"site_id": t["site_id"]}],
         "IdTokenIn": [{"driver_id": t["driver_id"], "token": f"NEWTAG{m['org_id']}"}],
         "IdTokenPatch": [{"label": "ny"}],
+        "ContractIn": [
+            {"driver_id": t["driver_id"], "emaid": f"NO-LFT-C{m['org_id']:08d}-{t['org_id']}X"}
+        ],
         "TariffIn": [
             {"name": f"Ny pris {t['org_id']}-{m['org_id']}", "organisation_id": t["org_id"]}
         ],
@@ -163,6 +166,7 @@ def test_every_route_is_covered(app):
                 "membership_id",
                 "driver_id",
                 "token_id",
+                "contract_id",
                 "tariff_id",
                 "assignment_id",
                 "session_id",

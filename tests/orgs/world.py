@@ -10,6 +10,8 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.chargers.service import add_charger
+from core.identity import contracts
+from core.identity.contracts import ContractIn
 from core.models import ChargingSession, Role, StaffSession
 from core.orgs import apikeys, prices, service, staff
 from core.orgs.schemas import (
@@ -76,6 +78,10 @@ async def _side(
         MembershipIn(organisation_id=org.id, group=group, phone=phone, name=f"Driver {site}"),
     )
     token = await service.add_id_token(s, OPERATOR, IdTokenIn(driver_id=m.user_id, token=tag))
+    emaid = f"NO-LFT-C{ch.id:08d}-{org.id % 10}"
+    contract = await contracts.add_contract(
+        s, OPERATOR, ContractIn(driver_id=m.user_id, emaid=emaid)
+    )
     tariff = await prices.create_tariff(
         s,
         OPERATOR,
@@ -140,13 +146,24 @@ async def _side(
         "membership_id": m.id,
         "driver_id": m.user_id,
         "token_id": token.id,
+        "contract_id": contract.id,
         "tariff_id": tariff.id,
         "assignment_id": assignment.id,
         "session_id": cs.id,
         "key_id": spare.id,
         "staff_session_id": staff_session.id,
     }
-    side.markers = [name, site, charger, phone, tag, f"Pris {site}", f"board {site}", email]
+    side.markers = [
+        name,
+        site,
+        charger,
+        phone,
+        tag,
+        f"Pris {site}",
+        f"board {site}",
+        email,
+        contract.emaid,
+    ]
     side.staff_email = email
     return side
 

@@ -87,6 +87,9 @@ class CheckoutView:
     payment_status: str | None
     captured_ore: int
     method: str | None
+    # A signed-in driver's own session (started in the app, paid in Vipps): the app has a
+    # page for it, where the driver is sent back to.
+    driver_session_id: int | None = None
 
 
 async def connector_for(
@@ -383,6 +386,7 @@ async def view(ctx: Payments, token: str) -> CheckoutView | None:
         connector = await session.get_one(Connector, checkout.connector_pk)
         charger = await session.get_one(Charger, connector.charger_id)
         cs = await _session_of(session, checkout)
+        driver_session_id = cs.id if cs is not None and cs.user_id is not None else None
         if cs is not None and cs.status in (
             SessionStatus.STARTING.value,
             SessionStatus.FAILED.value,
@@ -411,6 +415,7 @@ async def view(ctx: Payments, token: str) -> CheckoutView | None:
             payment_status=payment.status if payment else None,
             captured_ore=payment.amount_captured_ore if payment else 0,
             method=payment.method if payment else None,
+            driver_session_id=driver_session_id,
         )
 
 

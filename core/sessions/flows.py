@@ -78,21 +78,32 @@ class ApproveInVipps:
 
 
 async def _payer(
-    session: AsyncSession, user: User, connector_pk: int | None, at: datetime
+    session: AsyncSession,
+    user: User,
+    connector_pk: int | None,
+    at: datetime,
+    *,
+    present: bool = False,
 ) -> PayBy:
+    """How this start is paid. A driver who is there (app, SMS) pays with their default
+    method; a start the charger asks about (a tag) needs one that works unattended, a card."""
     if user.invoice_billing:
         return PayBy.INVOICE
     if connector_pk is not None:
         quote = (await connector_quotes(session, [connector_pk], user.id, at)).get(connector_pk)
         if quote is not None and quote.free:
             return PayBy.FREE
-    kinds = set(
+    kinds = list(
         (
             await session.execute(
-                select(PaymentMethod.kind).where(PaymentMethod.user_id == user.id)
+                select(PaymentMethod.kind)
+                .where(PaymentMethod.user_id == user.id)
+                .order_by(PaymentMethod.is_default.desc(), PaymentMethod.id)
             )
         ).scalars()
     )
+    if present and kinds and kinds[0] == "vipps":
+        return PayBy.VIPPS
     if "card" in kinds:
         return PayBy.CARD
     if "vipps" in kinds:
@@ -121,7 +132,7 @@ async def start_remote(
         )
         if isinstance(plan, driver.Refused):
             return plan
-        pay_by = await _payer(session, user, connector_pk, now)
+        pay_by = await _payer(session, user, connector_pk, now, present=True)
         if pay_by == PayBy.NOTHING:
             return driver.Refused(
                 driver.Refusal.PAYMENT_METHOD_REQUIRED, "add a payment method before charging"

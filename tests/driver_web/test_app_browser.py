@@ -229,6 +229,38 @@ async def _reading_above(page: Any, kwh: float) -> float:
     return result
 
 
+async def test_with_vipps_the_driver_approves_in_vipps_and_comes_back_to_the_session(
+    phone, app_server, simulated_charger
+):
+    await phone.goto("/app/payment")
+    await phone.locator("#add-vipps").click()
+    vipps = phone.locator("#payment-methods li[data-kind='vipps']")
+    await vipps.wait_for()
+    await vipps.get_by_role("button", name="Bruk som standard").click()
+    await until(
+        lambda: _equal(vipps.locator(".badge").count(), 1), "Vipps to be the default method"
+    )
+    await phone.goto(f"/app/charger/{DEMO_CHARGER}")
+    start = phone.locator("#start")
+    await until(start.is_enabled, "a free connector (the last car has left)", timeout=20)
+    async with phone.expect_navigation():
+        await start.click()
+    assert urlsplit(phone.url).path.startswith("/sandbox/checkout/sbx_vipps_")
+    await phone.locator("#approve").click()  # approved in "Vipps"
+    # The provider sends the payer to the payment's page, which hands over to the app.
+    await phone.wait_for_url(re.compile(r"/app/session/\d+$"))
+    await until(lambda: _state_is(phone, "Lader"), "the Vipps session to charge", timeout=20)
+    await _reading_above(phone, 0.0)
+    await phone.locator("#stop").click()
+    await phone.locator("#receipt-paid").wait_for(timeout=30_000)
+    assert await visible_text(phone, "#receipt tr:last-child td:first-child") == "Trukket (Vipps)"
+    # Back to the card for the rest of the module.
+    await phone.goto("/app/payment")
+    card = phone.locator("#payment-methods li[data-kind='card']")
+    await card.get_by_role("button", name="Bruk som standard").click()
+    await until(lambda: _equal(card.locator(".badge").count(), 1), "the card as default again")
+
+
 async def test_the_qr_sticker_opens_the_apps_charger_page_for_a_signed_in_driver(phone):
     phone.recording = False  # the sticker's page, until it hands over to the app
     await phone.goto(f"/pay/{DEMO_CHARGER}")  # what the sticker's QR code says
@@ -380,7 +412,8 @@ def _outside(requested: list[str], server: str) -> list[str]:
     """Requests to anything but /graphql, the app's own files and the (sandbox) payment
     provider's pages."""
     own = urlsplit(server).netloc
-    allowed = ("/graphql", "/app", "/static/vendor/", "/sandbox/checkout/")
+    # /pay/c/...: where the provider sends the payer back, a page that hands over to the app.
+    allowed = ("/graphql", "/app", "/static/vendor/", "/sandbox/checkout/", "/pay/c/")
     return [
         url
         for url in requested

@@ -77,6 +77,21 @@ class SetChargingProfileIn(BaseModel):
     profile: dict[str, Any]
 
 
+class SetV2xLimitsIn(BaseModel):
+    """OCPP 2.1 bidirectional charging at one EVSE (core.power.v2x): charge up to
+    `charge_limit_w`, give back up to `discharge_limit_w`, at `setpoint_w` (negative gives
+    back; default: all it may give back)."""
+
+    command: Literal["set_v2x_limits"]
+    evse_id: Annotated[int, Field(ge=1, le=32)]
+    charge_limit_w: Annotated[int, Field(ge=0, le=1_000_000)]
+    discharge_limit_w: Annotated[int, Field(ge=0, le=1_000_000)]
+    setpoint_w: Annotated[int | None, Field(ge=-1_000_000, le=1_000_000)] = None
+    transaction_id: Annotated[str | None, Field(min_length=1, max_length=36)] = None
+    duration_s: Annotated[int | None, Field(ge=1, le=7 * 24 * 3600)] = None
+    profile_id: Annotated[int, Field(ge=1, le=2**31 - 1)] = 2100
+
+
 class ClearChargingProfileIn(BaseModel):
     command: Literal["clear_charging_profile"]
     profile_id: int | None = None
@@ -132,6 +147,7 @@ CommandIn = Annotated[
     | GetConfigurationIn
     | SetConfigurationIn
     | SetChargingProfileIn
+    | SetV2xLimitsIn
     | ClearChargingProfileIn
     | InstallCertificateIn
     | GetInstalledCertificateIdsIn

@@ -14,6 +14,7 @@ from core import bus
 from core.models import Charger, ConnectorStatus
 from core.orgs import fleet
 from core.orgs import repository as repo
+from core.orgs.errors import Invalid
 from core.orgs.schemas import (
     ChargerIn,
     ChargerOut,
@@ -25,6 +26,7 @@ from core.orgs.schemas import (
     SessionOut,
     When,
 )
+from core.power.v2x import V2xError, V2xPeriod, bidirectional_profile
 
 router = APIRouter()
 
@@ -102,6 +104,18 @@ def _to_command(body: schemas.CommandIn) -> bus.Command:
             return bus.SetConfiguration(key=body.key, value=body.value, component=body.component)
         case schemas.SetChargingProfileIn():
             return bus.SetChargingProfile(evse_id=body.evse_id, profile=body.profile)
+        case schemas.SetV2xLimitsIn():
+            period = V2xPeriod(0, body.charge_limit_w, body.discharge_limit_w, body.setpoint_w)
+            try:
+                profile = bidirectional_profile(
+                    body.profile_id,
+                    [period],
+                    transaction_id=body.transaction_id,
+                    duration_s=body.duration_s,
+                )
+            except V2xError as error:
+                raise Invalid(str(error)) from None
+            return bus.SetChargingProfile(evse_id=body.evse_id, profile=profile)
         case schemas.ClearChargingProfileIn():
             return bus.ClearChargingProfile(profile_id=body.profile_id, evse_id=body.evse_id)
         case schemas.InstallCertificateIn():

@@ -124,6 +124,8 @@ async def test_the_driver_finds_the_demo_charger_with_its_live_status_and_price(
         return code if code and code.startswith("KLOKK-") else None
 
     await until(nearest, "the chargers at Klokkarstua first, nearest the phone")
+    await phone.evaluate("document.querySelector('#near').scrollIntoView()")
+    await shot(phone, "find")
 
     await phone.locator("#available").check()  # only chargers with a free connector now
 
@@ -139,7 +141,6 @@ async def test_the_driver_finds_the_demo_charger_with_its_live_status_and_price(
     await phone.locator("#show-map").click()
     await phone.locator("#map .leaflet-interactive").first.wait_for()
     assert await phone.locator("#map-no-tiles").is_visible()
-    await shot(phone, "find")
 
 
 async def test_the_driver_starts_watches_the_meter_live_stops_and_gets_the_receipt(

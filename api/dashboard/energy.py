@@ -21,8 +21,8 @@ from core.models import Organisation
 from core.orgs import energy
 from core.orgs import repository as repo
 from core.orgs.fleet import SessionFilter
-from core.orgs.oslo_sql import STEPS
 from core.orgs.scope import Actor
+from core.orgs.sqltime import STEPS
 from core.timeutil import OSLO, utcnow
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

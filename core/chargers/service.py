@@ -6,12 +6,33 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import (
+    Boolean,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core.bus import Event
-from core.models import Charger, ChargerEvent, ChargerVariable, Connector, RegistrationStatus, Site
+from core.db import UTCDateTime
+from core.models import (
+    Charger,
+    ChargerEvent,
+    ChargerStatusChange,
+    ChargerVariable,
+    Connector,
+    RegistrationStatus,
+    Site,
+)
 from core.security import MIN_PASSWORD_BYTES, hash_password
 from core.timeutil import utcnow
 from core.uow import RowKind, UnitOfWork
@@ -188,9 +209,50 @@ async def record_boot(uow: UnitOfWork, charger_id: int, info: BootInfo, at: date
     return charger.registration_status
 
 
+_CHANGE_COLUMNS = ("charger_id", "kind", "evse_id", "connector_id", "status", "error_code", "at")
+
+
+def _record_connection_change(online: Any, at: Any, *where: Any) -> Any:
+    """INSERT ... SELECT: an Online/Offline row for each charger matching `where` whose last
+    recorded connection is another (or none). Set-based: one statement for many chargers,
+    or executed for many rows at once (each run sees the rows the runs before it wrote)."""
+    c = ChargerStatusChange
+    last = (
+        select(c.status)
+        .where(c.charger_id == Charger.id, c.kind == "connection")
+        .order_by(c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    status = case((online, literal_column("'Online'")), else_=literal_column("'Offline'"))
+    return insert(c).from_select(
+        _CHANGE_COLUMNS,
+        select(
+            Charger.id,
+            literal_column("'connection'"),
+            literal_column("0"),
+            literal_column("0"),
+            status,
+            null(),
+            at,
+        ).where(func.coalesce(last, literal_column("''")) != status, *where),
+    )
+
+
+# A batch of connects and disconnects (executemany with the rows' b_id, b_online, b_at).
+_RECORD_CONNECTIONS = _record_connection_change(
+    bindparam("b_online", type_=Boolean),
+    bindparam("b_at", type_=UTCDateTime),
+    Charger.id == bindparam("b_id"),
+)
+
+
 async def set_connection(
     uow: UnitOfWork, charger_id: int, online: bool, at: datetime, ocpp_version: str | None = None
 ) -> None:
+    await uow.session.execute(
+        _RECORD_CONNECTIONS, {"b_id": charger_id, "b_online": online, "b_at": at}
+    )
     values: dict[str, Any] = {"online": online, "last_seen_at": at}
     if online:
         values["connected_at"] = at
@@ -243,6 +305,10 @@ class _Connected(RowKind):
     )
 
     async def write(self, session: AsyncSession, rows: list[Any]) -> None:
+        await session.execute(
+            _RECORD_CONNECTIONS,
+            [{"b_id": r["b_id"], "b_online": r["b_online"], "b_at": r["b_at"]} for r in rows],
+        )
         await session.execute(self.statement, rows)
 
 
@@ -281,8 +347,14 @@ async def touch(uow: UnitOfWork, charger_id: int, at: datetime) -> None:
     )
 
 
-async def mark_all_offline(session: AsyncSession) -> int:
+async def mark_all_offline(session: AsyncSession, at: datetime | None = None) -> int:
     """At start-up no charger is connected to this process yet."""
+    # Offline for every charger left online (one statement).
+    await session.execute(
+        _record_connection_change(
+            literal(False), literal(at or utcnow(), UTCDateTime), Charger.online.is_(True)
+        )
+    )
     result = await session.execute(
         update(Charger).where(Charger.online.is_(True)).values(online=False)
     )
@@ -306,6 +378,7 @@ async def set_connector_status(
     session = uow.session
     if evse_id == 0:
         charger = await session.get_one(Charger, charger_id)
+        changed = (charger.status, charger.error_code) != (status, error_code)
         charger.status = status
         charger.error_code = error_code
     else:
@@ -324,11 +397,24 @@ async def set_connector_status(
             session.add(connector)
         elif connector.status_at is not None and connector.status_at > at:
             return
+        changed = (connector.status, connector.error_code) != (status, error_code)
         connector.status = status
         connector.error_code = error_code
         connector.status_info = info[:50] if info else None
         connector.vendor_error_code = vendor_error_code[:50] if vendor_error_code else None
         connector.status_at = at
+    if changed:
+        session.add(
+            ChargerStatusChange(
+                charger_id=charger_id,
+                kind="status",
+                evse_id=evse_id,
+                connector_id=connector_id,
+                status=status,
+                error_code=error_code,
+                at=at,
+            )
+        )
     uow.publish(
         Event(
             charger_topic(charge_point_id),

@@ -41,6 +41,7 @@ from core.models.delivery import (
 from core.models.infrastructure import (
     Charger,
     ChargerEvent,
+    ChargerStatusChange,
     ChargerVariable,
     Connector,
     ConnectorStatus,
@@ -89,6 +90,7 @@ __all__ = [
     "Channel",
     "Charger",
     "ChargerEvent",
+    "ChargerStatusChange",
     "ChargerVariable",
     "ChargingContract",
     "ChargingSession",

@@ -162,6 +162,26 @@ class ChargerEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
 
+class ChargerStatusChange(Base):
+    """A connector's status or a charger's connection, each time it changed: what fault
+    history and uptime are read from. core.chargers.service writes a row only when the
+    status (or error code, or online/offline) differs from the one stored."""
+
+    __tablename__ = "charger_status_changes"
+    __table_args__ = (Index("ix_charger_status_changes_charger_at", "charger_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    charger_id: Mapped[int] = mapped_column(ForeignKey("chargers.id", ondelete="CASCADE"))
+    # connection: Online/Offline of the charger; status: a ConnectorStatus of an EVSE's
+    # connector (evse 0: the charger as a whole).
+    kind: Mapped[str] = mapped_column(String(12))
+    evse_id: Mapped[int] = mapped_column(Integer, default=0)
+    connector_id: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(50))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ChargerVariable(Base):
     """A configuration key (1.6) or device-model variable (2.x) as last reported."""
 

@@ -20,8 +20,8 @@ from core.models import BillingProfile, Charger, ChargingSession, Site, User
 from core.orgs import repository as repo
 from core.orgs.errors import Invalid
 from core.orgs.fleet import SessionFilter, filtered_sessions
-from core.orgs.oslo_sql import as_date, buckets, const, oslo_bucket, oslo_midnight
 from core.orgs.scope import Actor
+from core.orgs.sqltime import as_date, buckets, const, oslo_bucket, oslo_midnight
 from core.timeutil import OSLO
 
 BY = ("facility", "site", "group", "driver", "company")

@@ -378,8 +378,8 @@ async def energy_report(
 async def _by_oslo_day(
     session: AsyncSession, ids: Select[int], start: datetime, end: datetime
 ) -> list[EnergyRow]:
-    """Per day in Europe/Oslo, summed in SQL (core.orgs.oslo_sql)."""
-    from core.orgs.oslo_sql import as_date, oslo_bucket
+    """Per day in Europe/Oslo, summed in SQL (core.orgs.sqltime)."""
+    from core.orgs.sqltime import as_date, oslo_bucket
 
     cs = ChargingSession
     day = oslo_bucket(session.get_bind().dialect.name, cs.started_at, "day", start, end)

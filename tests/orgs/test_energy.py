@@ -13,8 +13,8 @@ from core.models.orgs import Role
 from core.orgs.energy import energy, presets
 from core.orgs.fleet import SessionFilter, energy_report
 from core.orgs.history import period
-from core.orgs.oslo_sql import buckets, oslo_offsets
 from core.orgs.scope import Actor, Grant
+from core.orgs.sqltime import buckets, oslo_offsets
 from tests.orgs.world import build_world
 
 OPERATOR = Actor.cli("test")

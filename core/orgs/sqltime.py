@@ -1,12 +1,13 @@
-"""Oslo days, weeks and months of UTC timestamps, computed in SQL: PostgreSQL knows time
-zones; SQLite is given the offsets of the period (a year has two changes) as a CASE."""
+"""Time in SQL, the same on PostgreSQL and SQLite: the Oslo day, week or month of a UTC
+timestamp (PostgreSQL knows time zones; SQLite is given the offsets of the period, two
+changes a year, as a CASE), seconds between two timestamps, the later and the earlier of two."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, String, case, cast, func, literal_column
+from sqlalchemy import Date, String, case, cast, extract, func, literal_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.orgs.errors import Invalid
@@ -113,3 +114,19 @@ def buckets(start: date, end: date, step: str) -> list[date]:
         else:
             at = date(at.year + at.month // 12, at.month % 12 + 1, 1)
     return out
+
+
+def seconds_between(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:
+    """`end - start` in seconds (a float)."""
+    if dialect == "postgresql":
+        return extract("epoch", end - start)
+    # Julian days are floats: rounded to the millisecond, whole hours stay whole.
+    return func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3)
+
+
+def later(dialect: str, a: Any, b: Any) -> ColumnElement[Any]:
+    return func.greatest(a, b) if dialect == "postgresql" else func.max(a, b)
+
+
+def earlier(dialect: str, a: Any, b: Any) -> ColumnElement[Any]:
+    return func.least(a, b) if dialect == "postgresql" else func.min(a, b)

@@ -93,19 +93,32 @@ def pages_router(ctx: Payments, bank: SandboxBank | None) -> APIRouter:
 
     @router.get("/pay/{code}", response_class=HTMLResponse, responses=PAGE)
     async def pay_start(
-        request: Request, code: str, lang: Lang = None, guest: bool = False
+        request: Request,
+        code: str,
+        lang: Lang = None,
+        guest: bool = False,
+        evse: Annotated[int | None, Query(ge=1, le=32)] = None,
     ) -> HTMLResponse:
         """The page a charger's QR code opens: status and full price before starting.
         A driver signed in to the app (in this browser) is sent to the app's charger page,
-        unless they chose to pay as a guest (`?guest=1`)."""
-        return await _start_page(request, code, language(lang), None, to_app=not guest)
+        unless they chose to pay as a guest (`?guest=1`). A connector's own sticker names
+        it (`?evse=2`): that connector is chosen."""
+        return await _start_page(request, code, language(lang), None, to_app=not guest, evse=evse)
 
     async def _start_page(
-        request: Request, code: str, lang: str, error: str | None, to_app: bool = False
+        request: Request,
+        code: str,
+        lang: str,
+        error: str | None,
+        to_app: bool = False,
+        evse: int | None = None,
     ) -> HTMLResponse:
         t = texts(lang)
         async with ctx.sessions() as session:
-            found = await guest.connector_for(session, code, None)
+            found = None
+            if evse is not None:
+                found = await guest.connector_for(session, code, evse)
+            found = found or await guest.connector_for(session, code, None)
             if found is None:
                 return _message(request, lang, t["not_found"], t["unknown_charger"], 404)
             charger, first = found

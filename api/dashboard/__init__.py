@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.dashboard import energy, history, overview, people, prices, signin, support
+from api.dashboard import (
+    chargers,
+    energy,
+    history,
+    overview,
+    people,
+    prices,
+    signin,
+    support,
+)
 from api.dashboard.base import DashboardServices, page_route_class
 
 __all__ = ["DashboardServices", "dashboard_router"]
@@ -14,6 +23,6 @@ __all__ = ["DashboardServices", "dashboard_router"]
 
 def dashboard_router(ctx: DashboardServices) -> APIRouter:
     router = APIRouter(prefix=ctx.base, include_in_schema=False, route_class=page_route_class(ctx))
-    for part in (signin, overview, energy, history, support, prices, people):
+    for part in (signin, overview, energy, history, support, prices, people, chargers):
         part.routes(router, ctx)
     return router

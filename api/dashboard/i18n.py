@@ -396,3 +396,10 @@ class Formats:
 
     def unit_price(self, ore: Any) -> str:
         return l10n.unit_price(ore, self.lang)
+
+    def percent(self, share: float | None) -> str:
+        """A share (0..1) as `87,5 %`; None (nothing known) as a dash."""
+        return "\u2013" if share is None else l10n.number(share * 100, self.lang, decimals=1) + " %"
+
+    def hours(self, seconds: float | None) -> str:
+        return l10n.number((seconds or 0) / 3600, self.lang, decimals=1)

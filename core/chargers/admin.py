@@ -4,6 +4,10 @@ audited with the acting operator.
 
 A charger's location is its site's (`chargersNear` searches sites): `--lat/--lon/--address`
 place a new site, fill in what an existing site lacks, or must agree with what it has.
+
+Scoped like the rest of core.orgs: the CLI acts as the operator; an organisation admin (the
+dashboard) adds chargers only at sites of their organisation, and new sites go to the
+organisation the caller names (`organisation_id`; None is the operator's own).
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ from core.csvrows import CsvFileError, Row, read_rows
 from core.models import Charger, ChargingSession, RegistrationStatus, Site
 from core.models.charging import OPEN_STATUSES
 from core.orgs import fleet
+from core.orgs import repository as repo
 from core.orgs import service as orgs
 from core.orgs.audit import record, snapshot
 from core.orgs.errors import OrgError
 from core.orgs.schemas import ChargerPatch, SiteIn, SitePatch
-from core.orgs.scope import Actor
+from core.orgs.scope import Access, Actor
 from core.security import hash_password
 from core.timeutil import utcnow
 
@@ -97,9 +102,14 @@ def _site_label(site: Site) -> str:
 
 
 async def _site_for(
-    session: AsyncSession, actor: Actor, name: str | None, place: Place
+    session: AsyncSession,
+    actor: Actor,
+    name: str | None,
+    place: Place,
+    organisation_id: int | None = None,
 ) -> Site | None:
-    """The site called `name`, made or completed with `place`; None without either."""
+    """The site called `name` (one the actor may change), made (in `organisation_id`) or
+    completed with `place`; None without either."""
     place.check()
     if name is None:
         if not place.given:
@@ -108,18 +118,22 @@ async def _site_for(
         if not place.address:
             raise ChargerError("name the site (--site) or give its --address")
         name = place.address
-    site = (await session.execute(select(Site).where(Site.name == name))).scalar_one_or_none()
+    site = (
+        await session.execute(repo.sites_query(actor).where(Site.name == name))
+    ).scalar_one_or_none()
     if site is None:
         return await orgs.create_site(
             session,
             actor,
             SiteIn(
                 name=name,
+                organisation_id=organisation_id,
                 address=place.address or "",
                 latitude=place.latitude,
                 longitude=place.longitude,
             ),
         )
+    actor.require(Access.WRITE, site.organisation_id, "site")
     fill: dict[str, object] = {}
     if place.latitude is not None and place.longitude is not None:
         if site.latitude is None or site.longitude is None:
@@ -174,9 +188,22 @@ async def find_charger(session: AsyncSession, ref: str, *, removed: bool = False
     return found
 
 
-async def add_charger(session: AsyncSession, actor: Actor, new: NewCharger) -> Charger:
+async def _require(session: AsyncSession, actor: Actor, charger: Charger) -> int | None:
+    """The charger's organisation, if the actor may change the charger (else NotFound for
+    one they cannot see, Forbidden for one they only see)."""
+    org_id = await _organisation_of(session, charger.site_id)
     try:
-        site = await _site_for(session, actor, new.site, new.place)
+        actor.require(Access.WRITE, org_id, "charger")
+    except OrgError as error:
+        raise ChargerError(_reason(error)) from None
+    return org_id
+
+
+async def add_charger(
+    session: AsyncSession, actor: Actor, new: NewCharger, organisation_id: int | None = None
+) -> Charger:
+    try:
+        site = await _site_for(session, actor, new.site, new.place, organisation_id)
     except (OrgError, ValidationError) as error:
         raise ChargerError(_reason(error)) from None
     charger = await service.add_charger(
@@ -205,6 +232,7 @@ async def update_charger(
     session: AsyncSession, actor: Actor, ref: str, changes: ChargerChanges
 ) -> Charger:
     charger = await find_charger(session, ref)
+    await _require(session, actor, charger)
     try:
         site_id: int | None = None
         if changes.site is not None:
@@ -277,6 +305,7 @@ async def remove_charger(
     that never did is deleted. A running session blocks this unless `force`: the session
     is kept and ends like any whose charger falls silent (core.sessions.lifecycle)."""
     charger = await find_charger(session, ref)
+    await _require(session, actor, charger)
     total, running = await _usage(session, charger.id)
     if running and not force:
         ids = ", ".join(str(i) for i in running)
@@ -418,16 +447,18 @@ async def import_batch(
     actor: Actor,
     rows: Sequence[Row],
     progress: Callable[[], None] | None = None,
+    organisation_id: int | None = None,
 ) -> list[Rejected]:
     """Add the chargers of `rows` in the caller's transaction; a row that cannot be added
-    is rolled back alone (a savepoint) and reported with its line and reason."""
+    is rolled back alone (a savepoint) and reported with its line and reason. Sites the
+    rows name that do not exist are made in `organisation_id`."""
     rejected = []
     for line, row in rows:
         cp_id = row.get("charge_point_id", "")
         try:
             new = new_charger_from(row)
             async with session.begin_nested():
-                await add_charger(session, actor, new)
+                await add_charger(session, actor, new, organisation_id)
         except ChargerError as error:
             rejected.append(Rejected(line, cp_id, str(error)))
         if progress is not None:

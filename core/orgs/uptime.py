@@ -158,3 +158,26 @@ async def faults(
         Fault(cid, evse, conn, status, code, at, until)
         for _, cid, evse, conn, status, code, at, until in rows
     ]
+
+
+async def fault_counts(
+    session: AsyncSession,
+    actor: Actor,
+    start: datetime,
+    end: datetime,
+    charger_ids: list[int] | None = None,
+) -> dict[int, int]:
+    """How many faults (as `faults` lists them) began in [start, end), per charger."""
+    c = ChargerStatusChange
+    rows = await session.execute(
+        select(c.charger_id, func.count(c.id))
+        .where(
+            c.kind == "status",
+            (c.status.in_(FAULTS)) | c.error_code.is_not(None),
+            c.at >= _dt(start),
+            c.at < _dt(end),
+            c.charger_id.in_(_visible_chargers(actor, charger_ids)),
+        )
+        .group_by(c.charger_id)
+    )
+    return {int(cid): int(n) for cid, n in rows}

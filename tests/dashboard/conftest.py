@@ -194,8 +194,14 @@ async def screenshot(page: Any, name: str) -> None:
     size = page.viewport_size
     await page.screenshot(path=str(SCREENSHOTS / f"{name}-desktop.png"), full_page=True)
     await page.set_viewport_size({"width": 390, "height": 844})
+    # On a phone the menu starts closed (it opened itself at desktop width).
+    menu = "document.querySelector('details.menu')"
+    was_open = await page.evaluate(f"!!{menu}?.open")
+    await page.evaluate(f"{menu}?.removeAttribute('open')")
     await page.screenshot(path=str(SCREENSHOTS / f"{name}-phone.png"), full_page=True)
     await page.set_viewport_size(size)
+    if was_open:
+        await page.evaluate(f"{menu}?.setAttribute('open', '')")
 
 
 async def add_sessions(

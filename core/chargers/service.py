@@ -225,7 +225,10 @@ def _record_connection_change(online: Any, at: Any, *where: Any) -> Any:
         .scalar_subquery()
     )
     status = case((online, literal_column("'Online'")), else_=literal_column("'Offline'"))
-    return insert(c).from_select(
+    # The table, not the entity: executed with many rows, an ORM insert would be a bulk
+    # insert of those rows instead.
+    table: Table = c.__table__  # type: ignore[assignment]
+    return insert(table).from_select(
         _CHANGE_COLUMNS,
         select(
             Charger.id,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from ocpp.v16 import call as call16
 from sqlalchemy import insert, select
 
-from core.chargers.service import mark_all_offline
+from core.chargers.service import CONNECTED, connection_rows, mark_all_offline
 from core.db import transaction
 from core.models import ChargerStatusChange
 from core.models.orgs import Role
@@ -75,6 +75,23 @@ async def test_a_chargers_reports_are_recorded_once_per_change(runtime, ocpp_url
     async with transaction(runtime.gateway_ctx.sessions) as s:
         await mark_all_offline(s)
     assert await changes(runtime, charger) == expected
+
+
+async def test_connects_and_disconnects_of_one_batch_are_each_recorded(app_runtime):
+    async with transaction(app_runtime.gateway_ctx.sessions) as s:
+        world = await build_world(s)
+    a = world.a.ids["charger_id"]
+    rows = []
+    for n, online in enumerate((True, True, False, True)):
+        written, _ = connection_rows(a, "KLOKK-1", online, T0 + timedelta(minutes=n))
+        rows += [row for _, row in written]
+    async with transaction(app_runtime.gateway_ctx.sessions) as s:
+        await CONNECTED.write(s, rows)  # as the write batcher does, all in one statement
+    assert [status for _, _, status, _ in await changes(app_runtime, a)] == [
+        "Online",
+        "Offline",
+        "Online",
+    ]
 
 
 async def test_uptime_and_faulted_time_are_clipped_sums_of_the_changes(app_runtime):

@@ -37,10 +37,13 @@ def app_socket() -> Iterator[socket.socket]:
         yield sock
 
 
-@pytest.fixture(scope="module")
-def app_settings(
-    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, app_socket: socket.socket
+def settings_for(
+    sqlite_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    sock: socket.socket,
+    **overrides: Any,
 ) -> Settings:
+    """A database of the module's own (migrated), links naming `sock`, no tile server."""
     folder = tmp_path_factory.mktemp("driver_app")
     shutil.copy(sqlite_template, folder / "ladeflyt.db")
     return Settings(
@@ -52,9 +55,17 @@ def app_settings(
         ocpp_heartbeat_interval=300,
         ocpp_call_timeout=5.0,
         ocpp_command_timeout=5.0,
-        public_base_url=f"http://127.0.0.1:{app_socket.getsockname()[1]}",
+        public_base_url=f"http://127.0.0.1:{sock.getsockname()[1]}",
         app_map_tile_url="",  # no tile server in tests: the map draws on a plain background
+        **overrides,
     )
+
+
+@pytest.fixture(scope="module")
+def app_settings(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, app_socket: socket.socket
+) -> Settings:
+    return settings_for(sqlite_template, tmp_path_factory, app_socket)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

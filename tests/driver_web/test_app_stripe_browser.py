@@ -6,7 +6,6 @@ played by a small script served in its place: the network reaches no Stripe."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from core.config import Settings
+from tests.driver_web.conftest import settings_for
 from tests.driver_web.steps import sign_in_new_driver
 from tests.payments.fake_stripe import FakeStripe
 
@@ -56,16 +56,10 @@ def app_settings(
     app_socket: Any,
     fake_stripe: FakeStripe,
 ) -> Settings:
-    folder = tmp_path_factory.mktemp("driver_app_stripe")
-    shutil.copy(sqlite_template, folder / "ladeflyt.db")
-    return Settings(
-        database_url=f"sqlite+aiosqlite:///{folder / 'ladeflyt.db'}",
-        delivery_dir=str(folder / "delivery"),
-        secret_file=str(folder / "secret"),
-        ocpp_host="127.0.0.1",
-        ocpp_port=0,
-        public_base_url=f"http://127.0.0.1:{app_socket.getsockname()[1]}",
-        app_map_tile_url="",
+    return settings_for(
+        sqlite_template,
+        tmp_path_factory,
+        app_socket,
         card_provider="stripe",
         stripe_api_key=fake_stripe.api_key,
         stripe_api_base=fake_stripe.url,

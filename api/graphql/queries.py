@@ -41,6 +41,7 @@ from core.chargers.search import (
     decode_cursor,
     encode_cursor,
 )
+from core.identity.needs import v2x_modes_of
 from core.invoicing.channels import delivery_decision
 from core.invoicing.documents import invoice_pdf_url
 from core.models import Charger as ChargerRow
@@ -64,11 +65,12 @@ async def session_views(
     ctx: Context, rows: Sequence[ChargingSession], db: AsyncSession | None = None
 ) -> list[ChargingSessionType]:
     """Views of a page of sessions in a fixed number of queries: one for their chargers,
-    stored prices (core.sessions.costs.session_costs_ore), and V2G credits (only when a
-    session on the page gave energy back)."""
+    stored prices (core.sessions.costs.session_costs_ore), V2G credits (only when a
+    session on the page gave energy back), and what the cars said (V2X modes)."""
     chargers: list[ChargerRow | None] = await ctx.chargers.load_many([cs.charger_id for cs in rows])
     costs = await session_costs_ore(db or ctx.session, rows)
     credits = await v2g_credits_ore(db or ctx.session, rows)
+    v2x = await v2x_modes_of(db or ctx.session, [cs.id for cs in rows])
     settings = ctx.services.settings
     return [
         ChargingSessionType.build(
@@ -77,6 +79,7 @@ async def session_views(
             costs[cs.id],
             receipt_url(settings, cs.id) if cs.status == "completed" else None,
             credits.get(cs.id),
+            v2x.get(cs.id),
         )
         for cs, charger in zip(rows, chargers, strict=True)
     ]

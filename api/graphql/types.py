@@ -10,6 +10,7 @@ import strawberry
 from core import l10n
 from core.billing.schemas import InvoiceSummary
 from core.chargers.search import ChargerHit, ConnectorHit, usable
+from core.identity.needs import V2xModes
 from core.invoicing.channels import ChannelDecision
 from core.models import ChargingSession, IdToken, PaymentMethod, User, Vehicle
 from core.timeutil import utcnow
@@ -193,6 +194,17 @@ class ChargingSessionType:
         "invoice (null until the session is settled, or when nothing was given back).",
     )
 
+    v2x_control_mode: str | None = strawberry.field(
+        default=None,
+        description="V2X control mode the charger reports for this car (OCPP 2.1 "
+        "NotifyEVChargingNeeds): ScheduledControl | DynamicControl.",
+    )
+    energy_transfer_modes: list[str] = strawberry.field(
+        default_factory=list,
+        description="Energy transfer modes the charger offers this car (e.g. DC, DC_BPT; "
+        "BPT = bidirectional).",
+    )
+
     @classmethod
     def build(
         cls,
@@ -201,6 +213,7 @@ class ChargingSessionType:
         cost_ore: int | None,
         receipt: str | None,
         v2g_credit_ore: int | None = None,
+        v2x: V2xModes | None = None,
     ) -> ChargingSessionType:
         end = cs.stopped_at or utcnow()
         completed = cs.status in ("completed", "failed")
@@ -225,6 +238,8 @@ class ChargingSessionType:
             receipt_url=receipt,
             energy_exported_wh=cs.energy_exported_wh or 0,
             v2g_credit=None if v2g_credit_ore is None else Money(amount_ore=v2g_credit_ore),
+            v2x_control_mode=v2x.control_mode if v2x else None,
+            energy_transfer_modes=list(v2x.energy_transfer_modes) if v2x else [],
         )
 
 

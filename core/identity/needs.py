@@ -143,3 +143,32 @@ async def current_needs(
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class V2xModes:
+    """What the charger reported it can do with this car (NotifyEVChargingNeeds, 2.1)."""
+
+    control_mode: str | None  # ScheduledControl | DynamicControl
+    energy_transfer_modes: tuple[str, ...]  # e.g. DC, DC_BPT (BPT: bidirectional)
+    max_discharge_power_w: int | None
+
+    @property
+    def bidirectional(self) -> bool:
+        return any("BPT" in m for m in self.energy_transfer_modes)
+
+
+async def v2x_modes_of(session: AsyncSession, session_ids: list[int]) -> dict[int, V2xModes]:
+    """The latest reported V2X modes of these sessions' cars, by session id (one query)."""
+    if not session_ids:
+        return {}
+    rows = await session.execute(
+        select(EvChargingNeeds).where(EvChargingNeeds.session_id.in_(session_ids))
+    )
+    out: dict[int, V2xModes] = {}
+    for row in rows.scalars():
+        if row.session_id is None:
+            continue
+        modes = tuple(row.energy_transfer_modes or ()) or (row.requested_energy_transfer,)
+        out[row.session_id] = V2xModes(row.control_mode, modes, row.max_discharge_power_w)
+    return out

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
+from ocpp.v21 import call as call21
 from ocpp.v201 import call as call201
 
 from core.identity.needs import current_needs
 from core.models import ChargingSession
 from core.timeutil import format_ocpp_datetime
+from tests.api.graphql_helpers import gql, sign_in
 from tests.helpers import add_fleet, arrange, connect
+from tests.identity.test_v2x_profile import Charger21
 from tests.ocpp_gateway.test_v201 import boot, energy, event, ts
-from tests.payments.test_every_start_settled import rows
+from tests.payments.test_every_start_settled import KARI, rows
 
 
 async def test_the_cars_needs_and_soc_reach_the_session_and_the_allocator(runtime, ocpp_url):
@@ -72,3 +76,47 @@ async def test_the_cars_needs_and_soc_reach_the_session_and_the_allocator(runtim
         await cp.call(event("Ended", 2, ts(1), tx="n-1", meter_value=energy(5_000, ts(1))))
     # A car that has left needs nothing.
     assert await arrange(runtime, lambda s: current_needs(s)) == []
+
+
+SESSION = """query($id: ID!) { session(id: $id) { v2xControlMode energyTransferModes } }"""
+
+
+async def test_the_v2x_modes_a_21_charger_reports_are_stored_and_shown(runtime, ocpp_url):
+    await add_fleet(runtime, "EZ-21")
+    async with connect(ocpp_url, "EZ-21", "2.1", charger_class=Charger21) as cp:
+        await cp.call(boot())
+        await cp.call(
+            event(
+                "Started",
+                0,
+                ts(-60),
+                tx="n-21",
+                id_token={"id_token": "TAG-OK", "type": "ISO14443"},
+                evse={"id": 1, "connector_id": 1},
+                meter_value=energy(1_000, ts(-60)),
+            )
+        )
+        answer = await cp.call(
+            call21.NotifyEVChargingNeeds(
+                evse_id=1,
+                charging_needs={
+                    "requested_energy_transfer": "DC_BPT",
+                    "available_energy_transfer": ["DC", "DC_BPT"],
+                    "control_mode": "DynamicControl",
+                    "dc_charging_parameters": {"ev_max_current": 200, "ev_max_voltage": 800},
+                },
+            )
+        )
+        assert answer.status == "Accepted"
+        (seen,) = await arrange(runtime, lambda s: current_needs(s))
+        assert seen.bidirectional is True
+    (cs,) = await rows(runtime, ChargingSession)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://test"
+    ) as client:
+        token = (await sign_in(client, runtime, KARI))["accessToken"]
+        shown = await gql(client, SESSION, {"id": str(cs.id)}, token=token)
+    assert shown["data"]["session"] == {
+        "v2xControlMode": "DynamicControl",
+        "energyTransferModes": ["DC", "DC_BPT"],
+    }

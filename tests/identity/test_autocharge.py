@@ -4,7 +4,6 @@ invoice, refusals), on 1.6 (idTag VID:<MAC>) and 2.0.1 (idToken type MacAddress)
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
@@ -34,14 +33,6 @@ OFFERS = """query($cp: String) { vehicleLinkOffers(chargePointId: $cp) {
 LINK = """mutation($o: ID!, $v: ID!, $cp: String) {
   linkVehicleId(offerId: $o, vehicleId: $v, chargePointId: $cp) { __typename
     ... on VehicleIdLinked { autochargeIds { value } } ... on Problem { message } } }"""
-
-
-@pytest.fixture
-async def client(runtime):
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://test"
-    ) as c:
-        yield c
 
 
 async def _kari_with_a_car(runtime, client) -> tuple[str, str]:

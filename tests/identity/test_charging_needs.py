@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
 from ocpp.v21 import call as call21
 from ocpp.v201 import call as call201
 
@@ -81,7 +80,7 @@ async def test_the_cars_needs_and_soc_reach_the_session_and_the_allocator(runtim
 SESSION = """query($id: ID!) { session(id: $id) { v2xControlMode energyTransferModes } }"""
 
 
-async def test_the_v2x_modes_a_21_charger_reports_are_stored_and_shown(runtime, ocpp_url):
+async def test_the_v2x_modes_a_21_charger_reports_are_stored_and_shown(runtime, ocpp_url, client):
     await add_fleet(runtime, "EZ-21")
     async with connect(ocpp_url, "EZ-21", "2.1", charger_class=Charger21) as cp:
         await cp.call(boot())
@@ -111,11 +110,8 @@ async def test_the_v2x_modes_a_21_charger_reports_are_stored_and_shown(runtime, 
         (seen,) = await arrange(runtime, lambda s: current_needs(s))
         assert seen.bidirectional is True
     (cs,) = await rows(runtime, ChargingSession)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://test"
-    ) as client:
-        token = (await sign_in(client, runtime, KARI))["accessToken"]
-        shown = await gql(client, SESSION, {"id": str(cs.id)}, token=token)
+    token = (await sign_in(client, runtime, KARI))["accessToken"]
+    shown = await gql(client, SESSION, {"id": str(cs.id)}, token=token)
     assert shown["data"]["session"] == {
         "v2xControlMode": "DynamicControl",
         "energyTransferModes": ["DC", "DC_BPT"],

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -28,14 +27,6 @@ SESSION = """query($id: ID!) { session(id: $id) {
     energyWh energyExportedWh cost { amountOre } v2gCredit { amountOre formatted } } }"""
 RECEIPT = """query($id: ID!) { receipt(sessionId: $id) {
     total { amountOre } energyExportedWh v2gCredit { amountOre } } }"""
-
-
-@pytest.fixture
-async def client(runtime):
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://test"
-    ) as c:
-        yield c
 
 
 def meter(at: datetime, imported_wh: int, exported_wh: int) -> list[dict]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from ocpp.routing import on
 from ocpp.v21 import ChargePoint as CP21
@@ -30,14 +29,6 @@ class Charger21(CP21):
     async def on_set_profile(self, **kwargs: Any) -> Any:
         self.received.append(("SetChargingProfile", kwargs))
         return result21.SetChargingProfile(status="Accepted")
-
-
-@pytest.fixture
-async def client(runtime):
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=runtime.http_app()), base_url="http://test"
-    ) as c:
-        yield c
 
 
 def test_a_profile_gives_back_at_most_the_discharge_limit():

@@ -44,7 +44,7 @@ def configured(monkeypatch, capsys):
     def run(*args: str, **env: str) -> tuple[int, str, str]:
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        monkeypatch.setattr(cli, "get_settings", lambda: Settings(_env_file=None))
+        monkeypatch.setattr(cli, "get_settings", lambda: Settings(_env_file=None))  # type: ignore[call-arg]
         code = cli.main(list(args))
         captured = capsys.readouterr()
         return code, captured.out, captured.err

@@ -13,6 +13,7 @@ from api.dashboard import (
     overview,
     people,
     prices,
+    sharing,
     signin,
     support,
 )
@@ -23,6 +24,16 @@ __all__ = ["DashboardServices", "dashboard_router"]
 
 def dashboard_router(ctx: DashboardServices) -> APIRouter:
     router = APIRouter(prefix=ctx.base, include_in_schema=False, route_class=page_route_class(ctx))
-    for part in (signin, overview, energy, history, support, prices, people, chargers):
+    for part in (
+        signin,
+        overview,
+        energy,
+        history,
+        sharing,
+        support,
+        prices,
+        people,
+        chargers,
+    ):
         part.routes(router, ctx)
     return router

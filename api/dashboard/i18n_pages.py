@@ -83,6 +83,25 @@ NB: dict[str, str] = {
     "whole_charger": "Hele laderen",
     "still_so": "pågår",
     "no_faults": "Ingen feil i perioden.",
+    # Cost sharing
+    "split_a_bill": "Del en strømregning",
+    "split_help": (
+        "Regningen for anlegget deles etter målt energi i måneden (fullførte ladinger som "
+        "sluttet i måneden). Forhåndsvis, og publiser når den stemmer."
+    ),
+    "month": "Måned",
+    "bill_amount": "Regningens beløp (kr)",
+    "preview": "Forhåndsvis",
+    "shares": "Andeler",
+    "share_of_energy": "Andel av energien",
+    "to_pay": "Å betale",
+    "publish": "Publiser",
+    "published": "Publisert",
+    "published_splits": "Publiserte fordelinger",
+    "already_published": "Regningen for denne måneden er publisert fra før.",
+    "replace_published": "Erstatt den publiserte (rettet regning)",
+    "not_a_member": "Ikke medlem",
+    "unknown_tags": "Ukjente brikker (bæres av anlegget)",
 }
 
 EN: dict[str, str] = {
@@ -162,4 +181,23 @@ EN: dict[str, str] = {
     "whole_charger": "Whole charger",
     "still_so": "ongoing",
     "no_faults": "No faults in the period.",
+    # Cost sharing
+    "split_a_bill": "Split an electricity bill",
+    "split_help": (
+        "The site's bill is split by metered energy in the month (completed sessions that "
+        "ended in the month). Preview, and publish when it is right."
+    ),
+    "month": "Month",
+    "bill_amount": "Amount of the bill (NOK)",
+    "preview": "Preview",
+    "shares": "Shares",
+    "share_of_energy": "Share of the energy",
+    "to_pay": "To pay",
+    "publish": "Publish",
+    "published": "Published",
+    "published_splits": "Published splits",
+    "already_published": "The bill for this month is published already.",
+    "replace_published": "Replace the published one (a corrected bill)",
+    "not_a_member": "Not a member",
+    "unknown_tags": "Unknown tags (carried by the site)",
 }

@@ -12,6 +12,7 @@ the cooperative carries, rather than being spread over the members.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 
 from sqlalchemy import func, select
@@ -48,6 +49,49 @@ def split_by_energy(amount_ore: int, energies: Sequence[int]) -> list[int]:
     return shares
 
 
+@dataclass(frozen=True)
+class ShareLine:
+    user_id: int | None  # None: energy no user can be billed for
+    energy_wh: int
+    amount_ore: int
+
+
+async def compute_split(
+    session: AsyncSession, site: Site, period: str, amount_ore: int
+) -> list[ShareLine]:
+    """The shares of a site's bill for a month, not stored (a preview): known users by id,
+    the unattributed energy last."""
+    try:
+        start, end = period_bounds(period.strip())
+    except PeriodError as exc:
+        raise BillingError(str(exc)) from None
+    if amount_ore < 0:
+        raise BillingError("an electricity bill is not negative")
+    usage = (
+        await session.execute(
+            select(ChargingSession.user_id, func.sum(ChargingSession.energy_wh))
+            .join(Charger, Charger.id == ChargingSession.charger_id)
+            .where(
+                Charger.site_id == site.id,
+                ChargingSession.status == SessionStatus.COMPLETED.value,
+                ChargingSession.stopped_at >= start,
+                ChargingSession.stopped_at < end,
+            )
+            .group_by(ChargingSession.user_id)
+        )
+    ).all()
+    rows = sorted(
+        ((user_id, int(wh or 0)) for user_id, wh in usage if wh),
+        key=lambda r: (r[0] is None, r[0] or 0),
+    )
+    if not rows:
+        raise BillingError(f"no metered energy at {site.name} in {period.strip()}")
+    amounts = split_by_energy(amount_ore, [wh for _, wh in rows])
+    return [
+        ShareLine(user_id, wh, amount) for (user_id, wh), amount in zip(rows, amounts, strict=True)
+    ]
+
+
 async def share_bill(
     session: AsyncSession,
     site: str,
@@ -60,7 +104,7 @@ async def share_bill(
     period (`replace` to redo it, e.g. after a corrected bill)."""
     period = period.strip()
     try:
-        start, end = period_bounds(period)
+        period_bounds(period)
     except PeriodError as exc:
         raise BillingError(str(exc)) from None
     if amount_ore < 0:
@@ -80,39 +124,23 @@ async def share_bill(
             raise BillingError(f"the bill for {site} {period} is split already (use --replace)")
         await session.delete(existing)
         await session.flush()
-
-    usage = (
-        await session.execute(
-            select(ChargingSession.user_id, func.sum(ChargingSession.energy_wh))
-            .join(Charger, Charger.id == ChargingSession.charger_id)
-            .where(
-                Charger.site_id == site_row.id,
-                ChargingSession.status == SessionStatus.COMPLETED.value,
-                ChargingSession.stopped_at >= start,
-                ChargingSession.stopped_at < end,
-            )
-            .group_by(ChargingSession.user_id)
-        )
-    ).all()
-    # Known users by id, then the unattributed energy last.
-    rows = sorted(
-        ((user_id, int(wh or 0)) for user_id, wh in usage if wh),
-        key=lambda r: (r[0] is None, r[0] or 0),
-    )
-    if not rows:
-        raise BillingError(f"no metered energy at {site} in {period}")
-    amounts = split_by_energy(amount_ore, [wh for _, wh in rows])
+    lines = await compute_split(session, site_row, period, amount_ore)
     bill = ElectricityBill(
         site_id=site_row.id,
         period=period,
         amount_ore=amount_ore,
-        energy_wh=sum(wh for _, wh in rows),
+        energy_wh=sum(line.energy_wh for line in lines),
     )
     session.add(bill)
     await session.flush()
-    for (user_id, wh), amount in zip(rows, amounts, strict=True):
+    for line in lines:
         session.add(
-            ElectricityBillShare(bill_id=bill.id, user_id=user_id, energy_wh=wh, amount_ore=amount)
+            ElectricityBillShare(
+                bill_id=bill.id,
+                user_id=line.user_id,
+                energy_wh=line.energy_wh,
+                amount_ore=line.amount_ore,
+            )
         )
     await session.flush()
     found = await get_bill_split(session, site, period)

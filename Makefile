@@ -6,11 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint install bench contracts clean
 
+# pip shows what it fetches and builds: the first install takes a few minutes.
 $(STAMP): pyproject.toml
+	@echo "==> creating $(VENV) and installing Ladeflyt with its dependencies"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --progress-bar on -e '.[dev]'
 	touch $(STAMP)
+	@echo "==> installed: run commands as $(BIN)/ladeflyt, or \`source $(BIN)/activate\` first"
 
 install: $(STAMP)
 

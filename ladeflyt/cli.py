@@ -28,6 +28,7 @@ from ladeflyt import (
     cli_orgs,
     cli_payments,
     cli_scale,
+    cli_simulate,
     cli_users,
 )
 from ladeflyt.console import ExitCode, in_transaction
@@ -107,26 +108,6 @@ def cmd_session_list(args: argparse.Namespace, settings: Settings) -> None:
         )
 
 
-def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:
-    from ocpp_gateway.simulator import SimulationConfig, run_simulation
-
-    url = args.url or f"ws://{settings.ocpp_host}:{settings.ocpp_port}/ocpp"
-    config = SimulationConfig(
-        url=url,
-        chargers=args.chargers,
-        protocol=args.protocol,
-        prefix=args.prefix,
-        ids=args.ids.split(",") if args.ids else None,
-        id_tags=args.id_tags.split(","),
-        password=args.password,
-        duration=args.duration,
-        meter_interval=args.meter_interval,
-        speedup=args.speedup,
-    )
-    stats = asyncio.run(run_simulation(config))
-    print(json.dumps(stats, indent=2))
-
-
 def cmd_demo_seed(args: argparse.Namespace, settings: Settings) -> None:
     from ladeflyt.demo import seed
 
@@ -171,20 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=100)
     p.set_defaults(func=cmd_session_list)
 
-    p = sub.add_parser("simulate", help="run simulated chargers against a gateway")
-    p.add_argument("--chargers", type=int, default=1)
-    p.add_argument("--protocol", choices=["1.6", "2.0.1", "2.1"], default="1.6")
-    p.add_argument("--url", default=None, help="ws://host:port/ocpp (the id is appended)")
-    p.add_argument("--prefix", default="SIM", help="charge point ids are PREFIX-0001, ...")
-    p.add_argument("--ids", default=None, help="comma-separated charge point ids instead")
-    p.add_argument("--id-tags", default="04A2B3C4D5", help="comma-separated RFID tags to use")
-    p.add_argument("--password", default=None)
-    p.add_argument("--duration", type=float, default=None, help="seconds; default: forever")
-    p.add_argument("--meter-interval", type=float, default=60.0)
-    p.add_argument(
-        "--speedup", type=float, default=1.0, help="simulated time runs this much faster"
-    )
-    p.set_defaults(func=cmd_simulate, database="none")
+    cli_simulate.add_parser(sub)
 
     demo = sub.add_parser("demo", help="demo data").add_subparsers(dest="d", required=True)
     p = demo.add_parser("seed", help="seed demo sites, chargers, users and tags once")
@@ -238,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         cli_payments.PaymentCliError,
         cli_invoices.InvoiceCliError,
         cli_orgs.OrgError,
+        cli_simulate.SimulationError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -212,17 +212,24 @@ class Runtime:
         )
 
     async def start(
-        self, *, ocpp_port: int | None = None, gateway: bool = True, jobs: bool = True
+        self,
+        *,
+        ocpp_port: int | None = None,
+        gateway: bool = True,
+        jobs: bool = True,
+        reset_connections: bool = True,
     ) -> None:
         """Start this process's parts: the OCPP gateway, and the background jobs (run by
-        one process of many: the holder of the jobs lock, core.leader)."""
+        one process of many: the holder of the jobs lock, core.leader). Without
+        `reset_connections` other chargers' state is left alone (a replay next to a
+        running server: `ladeflyt simulate --replay`)."""
         self.roles = frozenset(r for r, on in (("gateway", gateway), ("jobs", jobs)) if on)
         ctx = self.gateway_ctx
         if self.redis is not None:
             await self.redis.start()
             await ctx.events.start()  # type: ignore[attr-defined]
             await ctx.commands.start()  # type: ignore[attr-defined]
-        elif gateway:
+        elif gateway and reset_connections:
             # Single-process setup: no charger is connected until it connects to us.
             async with transaction(ctx.sessions) as session:
                 await mark_all_offline(session)

@@ -148,15 +148,24 @@ class ConnectedCharger(ABC):
                 compression=None,
             ) as ws:
                 self.stats.connects += 1
+                self.stats.outcomes[self.cp_id] = "connected"
                 self._refused = False
                 return await self._serve(Link(self.device, ws, self.dialect.cp_class))
         except InvalidStatus as error:
             self.stats.connect_failures += 1
+            self.stats.outcomes[self.cp_id] = f"HTTP {error.response.status_code}"
             level = logging.DEBUG if self._refused else logging.WARNING
             self._refused = True
             log.log(level, "%s: handshake refused: HTTP %s", self.cp_id, error.response.status_code)
         except (OSError, InvalidHandshake, TimeoutError) as error:
             self.stats.connect_failures += 1
+            self.stats.outcomes[self.cp_id] = (
+                error.strerror or str(error)
+                if isinstance(error, OSError)
+                else "no answer"
+                if isinstance(error, TimeoutError)
+                else str(error)
+            )
             log.debug("%s: cannot connect: %r", self.cp_id, error)
         return False
 

@@ -82,6 +82,9 @@ class Stats:
     connects: int = 0
     connect_failures: int = 0
     reconnects: int = 0
+    # Each charger's latest connection attempt: "connected", or why not ("HTTP 404",
+    # "Connection refused"...), so a run nobody can join says so instead of retrying quietly.
+    outcomes: dict[str, str] = field(default_factory=dict)
     reboots: int = 0
 
     def as_dict(self) -> dict[str, Any]:

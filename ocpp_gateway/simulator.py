@@ -47,7 +47,7 @@ from ocpp_gateway.sim_state import (
 from ocpp_gateway.sim_v2 import Dialect2, Dialect21
 from ocpp_gateway.sim_v16 import Dialect16
 
-__all__ = ["ChargerSpec", "SimCharger", "SimulationConfig", "run_simulation"]
+__all__ = ["ChargerSpec", "SimCharger", "SimulationConfig", "Stats", "run_simulation"]
 
 log = logging.getLogger(__name__)
 DIALECTS: dict[str, Dialect] = {"1.6": Dialect16(), "2.0.1": Dialect2(), "2.1": Dialect21()}
@@ -404,8 +404,9 @@ class SimCharger(ConnectedCharger):
         return {m.strip() for m in value.split(",") if m.strip()}
 
 
-async def run_simulation(config: SimulationConfig) -> dict[str, Any]:
-    """Run the chargers until `duration`, `stop` or cancellation; return the stats."""
+async def run_simulation(config: SimulationConfig, stats: Stats | None = None) -> dict[str, Any]:
+    """Run the chargers until `duration`, `stop` or cancellation; return the stats (kept
+    up to date in `stats` while it runs, if given)."""
     dialect = DIALECTS.get(config.protocol)
     if dialect is None:
         raise ValueError(f"protocol must be one of {sorted(DIALECTS)}, not {config.protocol!r}")
@@ -414,7 +415,8 @@ async def run_simulation(config: SimulationConfig) -> dict[str, Any]:
     if not config.id_tags:
         raise ValueError("at least one id tag is needed")
     ids = config.ids or [f"{config.prefix}-{i:04d}" for i in range(1, config.chargers + 1)]
-    stats = Stats(chargers=len(ids))
+    stats = stats or Stats()
+    stats.chargers = len(ids)
     loop = asyncio.get_running_loop()
     started = loop.time()
     chargers = [SimCharger(cp_id, config, dialect, stats, started) for cp_id in ids]

@@ -68,4 +68,6 @@ def register(sub: Any) -> None:
             help="never run the background jobs here (by default one process of all runs them)",
         )
         p.add_argument("--migrate", action="store_true", help="apply migrations first")
-        p.set_defaults(func=func)
+        # The database is checked (or migrated) by the command itself: `--migrate` may be
+        # given a database that has no tables yet.
+        p.set_defaults(func=func, database="connect")

@@ -13,6 +13,7 @@ from ocpp.routing import on
 from ocpp.v21 import ChargePoint as ChargePoint21Base
 from ocpp.v201 import ChargePoint as ChargePoint201Base
 
+from core.identity.tokens import VEHICLE_PREFIX, vehicle_token
 from ocpp_gateway.sim_link import Dialect, SimHandlers
 from ocpp_gateway.sim_state import (
     CURRENT,
@@ -79,6 +80,22 @@ def meter_value(sample: Sample, measurands: set[str]) -> dict[str, Any]:
 
 def _measurands(device: Device, name: str) -> set[str]:
     return {m.strip() for m in (get_variable(device, name) or "").split(",") if m.strip()}
+
+
+def id_token_of(id_tag: str) -> dict[str, str]:
+    """The 2.x IdToken a tag stands for: Autocharge (`VID:<MAC>`) is the car's MAC address,
+    sent as `MacAddress` the way DC chargers do; anything else an RFID card."""
+    car = vehicle_token(id_tag)
+    if car is not None:
+        mac = car[len(VEHICLE_PREFIX) :]
+        return {"id_token": ":".join(mac[i : i + 2] for i in range(0, 12, 2)), "type": "MacAddress"}
+    return {"id_token": id_tag, "type": "ISO14443"}
+
+
+def _session_token(session: Session) -> dict[str, str]:
+    if session.id_token_type == "ISO14443":  # not set by a remote start: the tag decides
+        return id_token_of(session.id_tag)
+    return {"id_token": session.id_tag, "type": session.id_token_type}
 
 
 class Handlers2(SimHandlers):
@@ -302,7 +319,7 @@ class Dialect2(Dialect):
         return get_variable(device, "AuthCtrlr.AuthorizeRemoteStart") == "true"
 
     def authorize(self, id_tag: str) -> Any:
-        return self._call.Authorize(id_token={"id_token": id_tag, "type": "ISO14443"})
+        return self._call.Authorize(id_token=id_token_of(id_tag))
 
     def authorized(self, result: Any) -> bool:
         return bool(result.id_token_info.get("status") == "Accepted")
@@ -345,7 +362,7 @@ class Dialect2(Dialect):
             self._meter(sample, _measurands(device, "SampledDataCtrlr.TxStartedMeasurands")),
             info={"remote_start_id": session.remote_start_id},
             evse={"id": conn.id, "connector_id": 1},
-            id_token={"id_token": session.id_tag, "type": session.id_token_type},
+            id_token=_session_token(session),
         )
 
     def started(self, session: Session, result: Any) -> bool:
@@ -380,7 +397,7 @@ class Dialect2(Dialect):
             session.charging_state = "Idle"  # the car is gone
         elif session.charging_state == "Charging":
             session.charging_state = "EVConnected"
-        token = {"id_token": session.id_tag, "type": session.id_token_type}
+        token = _session_token(session)
         return self._event(
             "Ended",
             trigger,

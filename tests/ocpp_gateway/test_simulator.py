@@ -362,3 +362,22 @@ async def test_duration_ends_the_run_and_cancel_stops_everything():
 async def test_bad_config_is_refused():
     with pytest.raises(ValueError, match="protocol"):
         await run_simulation(SimulationConfig(url="ws://x/ocpp", protocol="1.5"))
+
+
+@pytest.mark.parametrize("protocol", ["1.6", "2.0.1"])
+async def test_autocharge_mode_plugs_in_a_car_that_names_itself(runtime, ocpp_url, protocol):
+    """`--id-tags VID:<MAC>`: the simulated car identifies itself (1.6: the tag `VID:<MAC>`,
+    2.x: a MacAddress token), and a car linked to a driver charges on her account."""
+    await add_fleet(runtime, "SIM-AC-1", tags=("VID:0012ABCD3456",))
+
+    async def charging() -> bool:
+        return any(r.energy_wh > 0 for r in await sessions(runtime, "SIM-AC-1"))
+
+    common = {"url": ocpp_url, "initial_occupancy": 1.0, "speedup": 1800.0}
+    async with simulating(
+        ids=["SIM-AC-1"], protocol=protocol, id_tags=["VID:0012ABCD3456"], **common
+    ) as stats:
+        await eventually(charging)
+    assert stats["errors"] == 0
+    done = await sessions(runtime, "SIM-AC-1")
+    assert {(r.id_token, r.user_id is not None) for r in done} == {("VID:0012ABCD3456", True)}

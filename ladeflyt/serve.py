@@ -97,6 +97,16 @@ def check_ocpp_port(settings: Settings) -> None:
         probe.close()
 
 
+async def _start(runtime: Runtime, *, gateway: bool, jobs: bool) -> None:
+    """Start the runtime's parts; an OCPP port taken since it was checked is one line too."""
+    try:
+        await runtime.start(gateway=gateway, jobs=jobs)
+    except OSError as error:
+        await runtime.stop()
+        s = runtime.settings
+        raise _in_use("OCPP", s.ocpp_host, s.ocpp_port, "LADEFLYT_OCPP_PORT", error) from None
+
+
 async def run_gateway(settings: Settings, *, jobs: bool = True) -> None:
     """`ladeflyt gateway`: the OCPP gateway alone (and the background jobs, if this process
     holds the jobs lock). Its metrics are at /metrics on the OCPP port."""
@@ -105,13 +115,7 @@ async def run_gateway(settings: Settings, *, jobs: bool = True) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        await runtime.start(gateway=True, jobs=jobs)
-    except OSError as error:  # the OCPP port, taken since it was checked
-        await runtime.stop()
-        raise _in_use(
-            "OCPP", settings.ocpp_host, settings.ocpp_port, "LADEFLYT_OCPP_PORT", error
-        ) from None
+    await _start(runtime, gateway=True, jobs=jobs)
     try:
         await stop.wait()
     finally:
@@ -161,13 +165,7 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
-    try:
-        await runtime.start(gateway=gateway, jobs=jobs)
-    except OSError as error:  # the OCPP port, taken since it was checked
-        await runtime.stop()
-        raise _in_use(
-            "OCPP", settings.ocpp_host, settings.ocpp_port, "LADEFLYT_OCPP_PORT", error
-        ) from None
+    await _start(runtime, gateway=gateway, jobs=jobs)
     simulation: asyncio.Task[object] | None = None
     if simulate:
         from ocpp_gateway.simulator import run_simulation

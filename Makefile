@@ -19,7 +19,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/ladeflyt db upgrade
-	$(BIN)/ladeflyt serve --demo --simulate 10
+	LADEFLYT_LOG_FORMAT=$${LADEFLYT_LOG_FORMAT:-text} $(BIN)/ladeflyt serve --demo --simulate 10
 
 # Spread over the cores, one test module per worker at a time (module-scoped servers and
 # browsers stay shared); the ten slowest tests are listed at the end.

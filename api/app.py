@@ -13,6 +13,7 @@ from api.docs import add_docs
 from api.graphql.context import DriverServices
 from api.graphql.schema import graphql_router
 from api.invoices import router as invoices_router
+from api.observability import RequestId, metrics_router
 from api.routes import router
 from api.staff_auth import staff_router
 from api.v1 import operator_router
@@ -37,6 +38,9 @@ def create_app(
     add_docs(app)
     app.state.services = services
     app.add_middleware(BodyLimit, max_bytes=services.settings.http_max_body_bytes)
+    app.add_middleware(RequestId)
+    if services.settings.metrics_enabled:
+        app.include_router(metrics_router())
     problems.install(app)
     app.include_router(router)
     app.include_router(invoices_router)

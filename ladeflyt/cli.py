@@ -50,7 +50,10 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    from ladeflyt.observability import setup
     from ladeflyt.serve import bind_http, check_ocpp_port, serve
+
+    setup(settings, verbose=args.verbose)
 
     # Ports first: a busy port is reported before anything is migrated or started.
     check_ocpp_port(settings)

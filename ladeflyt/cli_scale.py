@@ -12,6 +12,7 @@ from typing import Any
 
 from core.config import Settings
 from core.migrate import upgrade
+from ladeflyt.observability import setup
 from ladeflyt.preflight import check_database
 
 
@@ -19,6 +20,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> None:
     from ladeflyt.serve import check_ocpp_port, run_gateway
 
     _check(settings)
+    setup(settings, verbose=args.verbose)
     if args.port is not None:
         settings = settings.model_copy(update={"ocpp_port": args.port})
     check_ocpp_port(settings)
@@ -30,6 +32,7 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> None:
     from ladeflyt.serve import bind_http, serve
 
     _check(settings)
+    setup(settings, verbose=args.verbose)
     if args.port is not None:
         settings = settings.model_copy(update={"http_port": args.port})
     sock, served = bind_http(settings)

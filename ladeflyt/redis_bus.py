@@ -32,10 +32,12 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from core import bus
+from core import bus, observe
 from core.bus import Command, CommandResult, CommandTarget, Event, InProcessEventBus
 
 log = logging.getLogger(__name__)
@@ -257,7 +259,6 @@ class RedisCommandBus:
         self._running: set[asyncio.Task[None]] = set()
         # The gateway closes its socket to a charger another process took over.
         self.on_takeover: Callable[[str], None] = lambda charge_point_id: None
-        self.outcomes: dict[str, int] = {}
         self._reassert_now = asyncio.Event()
 
     async def start(self) -> None:
@@ -355,6 +356,8 @@ class RedisCommandBus:
 
     async def _execute(self, request: dict[str, Any]) -> None:
         reply: dict[str, Any]
+        # The sender's trace goes on here: the OCPP call is a child of its mutation.
+        token = otel_context.attach(propagate.extract(request.get("trace") or {}))
         try:
             target = self._targets.get(request["cp"])
             if target is None:
@@ -367,6 +370,8 @@ class RedisCommandBus:
         except Exception as error:  # never leave the sender waiting for nothing
             log.exception("command %s failed", request.get("command"))
             reply = {"error": "command_failed", "message": str(error)}
+        finally:
+            otel_context.detach(token)
         key = self.link.key("reply", request["id"])
         with contextlib.suppress(RedisError, OSError):
             async with self.link.redis.pipeline(transaction=True) as pipe:
@@ -381,15 +386,11 @@ class RedisCommandBus:
     ) -> CommandResult:
         timeout = timeout or self.default_timeout
         try:
-            result = await self._send(charge_point_id, command, timeout)
-        except bus.CommandError as error:
-            self._count(error.code)
+            return await self._send(charge_point_id, command, timeout)
+        except (bus.BusUnavailable, bus.ChargerOffline) as error:
+            # Decided here, not by a gateway (which counts the commands it sends).
+            observe.command_outcome(command, error.code)
             raise
-        self._count("answered")
-        return result
-
-    def _count(self, outcome: str) -> None:
-        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
     async def _send(self, charge_point_id: str, command: Command, timeout: float) -> CommandResult:
         target = self._targets.get(charge_point_id)
@@ -406,7 +407,9 @@ class RedisCommandBus:
                 "cp": charge_point_id,
                 "command": bus.command_to_dict(command),
                 "timeout": timeout,
+                "trace": {},
             }
+            propagate.inject(request["trace"])
             async with self.link.redis.pipeline(transaction=True) as pipe:
                 pipe.rpush(queue, _json(request))
                 pipe.expire(queue, 60)

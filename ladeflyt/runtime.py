@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -15,6 +17,7 @@ from api.app import create_app
 from api.dashboard import DashboardServices, dashboard_router
 from api.deps import Services
 from api.graphql.context import DriverServices
+from core import observe
 from core.bus import CommandRegistry, EventBus, InProcessCommandBus, InProcessEventBus
 from core.chargers.service import mark_all_offline
 from core.config import Settings
@@ -128,6 +131,7 @@ class Runtime:
     redis: Any = None
     leadership: Leadership | None = None
     roles: frozenset[str] = frozenset()
+    _sampler: asyncio.Task[None] | None = None
 
     @classmethod
     def build(
@@ -158,6 +162,7 @@ class Runtime:
             commands = InProcessCommandBus(default_timeout=settings.ocpp_command_timeout)
         writers = settings.db_writers or (1 if is_sqlite(settings.database_url) else 4)
         batcher = WriteBatcher(engine, events, writers=writers, max_batch=settings.db_batch_max)
+        batcher.stats.observers.append(observe.BATCH_UNITS.observe)
         sessions = session_factory(engine)
         providers, vault, bank = payment_setup(settings)
         payments = Payments(settings, sessions, providers, commands, vault, events)
@@ -253,13 +258,30 @@ class Runtime:
         gc.freeze()
 
     async def _start_jobs(self) -> None:
+        if self.settings.metrics_enabled:
+            self._sampler = asyncio.create_task(self._sample_backlogs(), name="backlogs")
         await self.notifier.start()
         await self.dispatcher.start()
         await self.payment_worker.start()
         await self.deliveries.start()
         await self.invoice_scheduler.start()
 
+    async def _sample_backlogs(self) -> None:
+        """The job runner's queues, for /metrics (every 15 s)."""
+        while True:
+            try:
+                async with self.gateway_ctx.sessions() as session:
+                    await observe.sample_backlogs(session)
+            except Exception as error:
+                log.warning("could not count the backlogs: %s", error)
+            await asyncio.sleep(15)
+
     async def _stop_jobs(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            with contextlib.suppress(BaseException):
+                await self._sampler
+            self._sampler = None
         await self.notifier.stop()
         await self.payment_worker.stop()
         await self.invoice_scheduler.stop()

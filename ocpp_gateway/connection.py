@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar, TypeVar
 
@@ -19,9 +20,11 @@ from ocpp.charge_point import ChargePoint, remove_nones, serialize_as_dict, snak
 from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
 from ocpp.messages import CallError, CallResult
 
+from core import observe
 from core.bus import (
     ChargerBusy,
     Command,
+    CommandError,
     CommandInvalid,
     CommandNotSupported,
     CommandRejectedByCharger,
@@ -142,7 +145,14 @@ class Connection(ChargePoint):
             await self._send(error.frame())
             return
         if frame.message_type == CALL:
-            await self._answer(frame.message_id, frame.action or "", frame.payload)
+            started = time.perf_counter()
+            action = frame.action or ""
+            answered = await self._answer(frame.message_id, action, frame.payload)
+            # Actions a charger made up are counted together: labels stay few.
+            label = action if action in self.known_actions else "other"
+            outcome = "result" if answered else "error"
+            observe.OCPP_MESSAGES.labels(label, self.version, outcome).inc()
+            observe.OCPP_LATENCY.labels(label, self.version).observe(time.perf_counter() - started)
         elif frame.message_type == CALLRESULT:
             self._response_queue.put_nowait(CallResult(frame.message_id, frame.payload))
         elif frame.message_type == CALLERROR:
@@ -152,19 +162,19 @@ class Connection(ChargePoint):
                 )
             )
 
-    async def _answer(self, message_id: str, action: str, payload: dict[str, Any]) -> None:
+    async def _answer(self, message_id: str, action: str, payload: dict[str, Any]) -> bool:
         self._after_answer.clear()
         try:
             response = await self._handle(message_id, action, payload)
         except RpcError as error:
             await self._send(error.frame())
-            return
+            return False
         except OCPPError as error:
             rpc = RpcError(
                 message_id, self.codes.translate(error.code), error.description, error.details
             )
             await self._send(rpc.frame())
-            return
+            return False
         except Exception:
             # Not answered with a result: the charger keeps the message and retries it.
             log.exception("%s: %s failed", self.cp_id, action)
@@ -173,12 +183,13 @@ class Connection(ChargePoint):
                     message_id, "InternalError", f"{action} could not be processed", {}
                 ).frame()
             )
-            return
+            return False
         await self._send(orjson.dumps([CALLRESULT, message_id, response]).decode())
         while self._after_answer:
             task = asyncio.create_task(self._after_answer.pop(0)())
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+        return True
 
     def after_answer(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run `work` once the answer to the current message has been sent."""
@@ -258,6 +269,22 @@ class Connection(ChargePoint):
 
     async def execute(self, command: Command, timeout: float) -> CommandResult:
         """Send a command (one in flight per charger, as OCPP-J requires)."""
+        name = type(command).__name__
+        with observe.tracer.start_as_current_span(
+            f"ocpp {name}",
+            attributes={"ocpp.charge_point_id": self.cp_id, "ocpp.version": self.version},
+        ) as span:
+            try:
+                result = await self._execute(command, timeout)
+            except CommandError as error:
+                observe.command_outcome(command, error.code)
+                span.set_attribute("ocpp.outcome", error.code)
+                raise
+            observe.command_outcome(command, result.status)
+            span.set_attribute("ocpp.outcome", result.status)
+            return result
+
+    async def _execute(self, command: Command, timeout: float) -> CommandResult:
         payload = self.build_call(command)
         if payload is None:
             raise CommandNotSupported(

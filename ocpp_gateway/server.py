@@ -15,9 +15,11 @@ from typing import Any
 from urllib.parse import unquote
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from core import observe
 from core.chargers import service as chargers
 from core.chargers.service import ChargerIdentity
 from core.security import verify_password
@@ -94,6 +96,11 @@ class GatewayServer:
     async def _check_handshake(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
+        if request.path == "/metrics" and self.ctx.settings.metrics_enabled:
+            # A gateway-only process has no HTTP port: Prometheus scrapes it here.
+            body, content_type = observe.exposition()
+            headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body)))])
+            return Response(HTTPStatus.OK.value, "OK", headers, body)
         match = _PATH.match(request.path)
         if match is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "Use /ocpp/{chargePointId}\n")
@@ -165,6 +172,9 @@ class GatewayServer:
             return
         conn = SUBPROTOCOLS[subprotocol](identity, ws, self.ctx)
         cp_id = identity.charge_point_id
+        observe.charge_point_id.set(cp_id)  # on every log line of this connection's task
+        connected = observe.CHARGERS_CONNECTED.labels(conn.version)
+        connected.inc()
         previous = self.connections.get(cp_id)
         self.connections[cp_id] = conn
         self.ctx.commands.register(cp_id, conn)
@@ -177,6 +187,7 @@ class GatewayServer:
         try:
             await self._receive(conn, ws)
         finally:
+            connected.dec()
             self.ctx.commands.unregister(cp_id, conn)
             if self.connections.get(cp_id) is conn:
                 del self.connections[cp_id]

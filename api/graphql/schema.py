@@ -30,6 +30,7 @@ from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
 from api.graphql.subscriptions import Subscription
 from api.graphql.transaction import CommitBeforeAnswer
+from api.observability import GraphQLMetrics
 from core.config import Settings
 from core.db import serial_sessions
 
@@ -53,7 +54,13 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=limits.graphql_max_tokens),
         lambda: MaxAliasesLimiter(max_alias_count=limits.graphql_max_aliases),
         CommitBeforeAnswer,
+        GraphQLMetrics,
     ]
+    if settings.otel_endpoint:
+        from strawberry.extensions.tracing import OpenTelemetryExtension
+
+        # A span per operation; the OCPP call a mutation makes is its child.
+        extensions.append(OpenTelemetryExtension)
     extensions.append(
         lambda: MaskErrors(should_mask_error=should_mask, error_message="Internal server error")
     )

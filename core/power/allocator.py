@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
+from core.observe import ALLOCATION_ROUNDS
+
 EPS = 1e-9
 STEP_A = 0.1  # chargers take limits with one decimal
 
@@ -82,6 +84,7 @@ def floor_step(value: float) -> float:
 
 
 def allocate(constraints: Sequence[Constraint], points: Sequence[Point]) -> Allocation:
+    ALLOCATION_ROUNDS.inc()  # one round of load balancing, for /metrics
     remaining = [c.capacity for c in constraints]
     shares: list[Share | None] = [None] * len(points)
     levels: dict[int, list[int]] = defaultdict(list)

@@ -200,7 +200,9 @@ async def measure_in_process(url: str, requests: list[Request], warmup: int) -> 
     # What `Runtime.http_app()` hands the GraphQL router, field by field by name.
     parts: dict[str, Any] = {"sessions": ctx.sessions, "commands": ctx.commands}
     parts |= {"events": ctx.events, **vars(runtime)}
-    services = DriverServices(**{f.name: parts[f.name] for f in fields(DriverServices)})
+    services = DriverServices(
+        **{f.name: parts[f.name] for f in fields(DriverServices) if f.name in parts}
+    )
     schema = build_schema(settings)
     figs = InProcessFigures()
     times: list[float] = []

@@ -52,7 +52,7 @@ def _served_port(process: subprocess.Popen[str], deadline: float) -> int:
         if not line:
             break
         seen.append(line)
-        found = re.search(r"HTTP on 127\.0\.0\.1:(\d+), links to (\S+)", line)
+        found = re.search(r"HTTP on 127\.0\.0\.1:(\d+), links to ([^\s\",]+)", line)
         if found:
             assert found.group(2) == f"http://127.0.0.1:{found.group(1)}"
             return int(found.group(1))

@@ -48,6 +48,7 @@ class ServerConfig:
     version: str = "1.6"  # bare server: which OCPP version it speaks
     sync_validation: bool = False  # bare server: validate in the loop, not in a thread
     cpus: tuple[int, ...] = ()  # CPU affinity of the server process (empty: any)
+    redis_url: str = ""  # Ladeflyt: the Redis bus (several gateway processes)
 
 
 def pin(cpus: tuple[int, ...]) -> None:
@@ -160,7 +161,13 @@ async def _ladeflyt(conn: Connection, cfg: ServerConfig) -> None:
     from core.models import MeterSample
     from ladeflyt.runtime import Runtime
 
-    settings = Settings(database_url=cfg.database_url, ocpp_host="127.0.0.1", ocpp_port=0)
+    settings = Settings(
+        database_url=cfg.database_url,
+        ocpp_host="127.0.0.1",
+        ocpp_port=0,
+        redis_url=cfg.redis_url,
+        log_format="text",
+    )
     runtime = Runtime.build(settings)
     await runtime.start(ocpp_port=0)
     batcher = runtime.gateway_ctx.batcher

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Table, and_, bindparam, exists, select, update
+from sqlalchemy import Table, and_, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bus import Event, EventBus
@@ -158,7 +158,8 @@ class _Live(RowKind):
         update(_SESSIONS)
         .where(
             _SESSIONS.c.id == bindparam("b_id"),
-            _SESSIONS.c.status.in_(_OPEN),
+            # Not IN (...): an expanding parameter cannot go into an executemany.
+            or_(*(_SESSIONS.c.status == status for status in _OPEN)),
         )
         .values(
             status=SessionStatus.ACTIVE.value,

@@ -10,6 +10,7 @@ from api.dashboard import (
     chargers,
     energy,
     history,
+    invoicing,
     overview,
     people,
     prices,
@@ -33,6 +34,7 @@ def dashboard_router(ctx: DashboardServices) -> APIRouter:
         support,
         prices,
         people,
+        invoicing,
         chargers,
     ):
         part.routes(router, ctx)

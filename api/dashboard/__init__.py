@@ -13,6 +13,7 @@ from api.dashboard import (
     invoicing,
     overview,
     people,
+    power,
     prices,
     sharing,
     signin,
@@ -34,6 +35,7 @@ def dashboard_router(ctx: DashboardServices) -> APIRouter:
         support,
         prices,
         people,
+        power,
         invoicing,
         chargers,
     ):

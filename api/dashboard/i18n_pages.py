@@ -148,6 +148,28 @@ NB: dict[str, str] = {
     "lines_to_credit": "Linjer (ingen valgt: alle som ikke er kreditert)",
     "issue_credit_note": "Lag kreditnota",
     "lines": "Linjer",
+    # Power
+    "no_balancer_yet": (
+        "Lastbalansering som styrer laderne etter disse grensene er ikke tatt i bruk ennå. "
+        "Siden viser innstillingene som finnes, lasten nå, og hvordan fordelingen ville blitt."
+    ),
+    "grid_limits": "Grenser for anlegget",
+    "main_fuse": "Hovedsikring (A per fase)",
+    "peak_cap": "Effekttak (kW)",
+    "charger_limits": "Maks effekt per lader",
+    "power_log": "Endringslogg",
+    "who": "Hvem",
+    "load_now": "Last nå",
+    "fullest_line": "Mest belastet fase",
+    "measured_a": "Målt (A)",
+    "allowed_a": "Tillatt (A)",
+    "would_get_a": "Ville fått (A)",
+    "nobody_charging": "Ingen lader nå.",
+    "why_no_demand": "ikke behov",
+    "why_at_demand": "alt den kan ta",
+    "why_shared": "delt",
+    "why_waiting": "venter",
+    "why_too_small": "for lite",
 }
 
 EN: dict[str, str] = {
@@ -292,4 +314,26 @@ EN: dict[str, str] = {
     "lines_to_credit": "Lines (none chosen: all not credited yet)",
     "issue_credit_note": "Issue a credit note",
     "lines": "Lines",
+    # Power
+    "no_balancer_yet": (
+        "Load balancing that steers the chargers by these limits is not in use yet. The page "
+        "shows the settings that exist, the load now, and how it would be shared."
+    ),
+    "grid_limits": "Limits of the site",
+    "main_fuse": "Main fuse (A per line)",
+    "peak_cap": "Peak power cap (kW)",
+    "charger_limits": "Maximum power per charger",
+    "power_log": "Log of changes",
+    "who": "Who",
+    "load_now": "Load now",
+    "fullest_line": "Fullest line",
+    "measured_a": "Measured (A)",
+    "allowed_a": "Allowed (A)",
+    "would_get_a": "Would get (A)",
+    "nobody_charging": "Nobody is charging now.",
+    "why_no_demand": "no demand",
+    "why_at_demand": "all it can use",
+    "why_shared": "shared",
+    "why_waiting": "waiting",
+    "why_too_small": "too small",
 }

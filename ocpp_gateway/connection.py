@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 import orjson
@@ -104,6 +105,16 @@ class Connection(ChargePoint):
     async def unit(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         """Run `work` in the group-committed transaction queue of this charger."""
         return await self.ctx.batcher.run(self.cp_id, work)
+
+    async def record_boot(self, info: chargers.BootInfo, at: datetime) -> str:
+        """Store a boot; return the registration status to answer. An accepted charger's
+        boot is rows (no ORM work per connect); any other asks the database, where an
+        operator may have just accepted it."""
+        if self.registration_status != RegistrationStatus.ACCEPTED:
+            return await self.unit(lambda uow: chargers.record_boot(uow, self.charger_id, info, at))
+        rows, events = chargers.boot_rows(self.identity, info, at)
+        await self.ctx.batcher.write(self.cp_id, rows, events)
+        return self.registration_status
 
     async def session_unit(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         """ORM work that may change this charger's sessions: the cached state is dropped."""

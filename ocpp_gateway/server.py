@@ -51,6 +51,8 @@ class GatewayServer:
         self._verified: dict[tuple[str, str], bytes] = {}
         self._server: Server | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        self._lookups: dict[str, list[asyncio.Future[ChargerIdentity | None]]] = {}
+        self._lookup_task: asyncio.Task[None] | None = None
         # Another process took a charger over (core bus on Redis): let our socket go.
         if hasattr(ctx.commands, "on_takeover"):
             ctx.commands.on_takeover = self._taken_over
@@ -116,8 +118,7 @@ class GatewayServer:
             return connection.respond(
                 HTTPStatus.BAD_REQUEST, f"Offer one of the subprotocols {sorted(SUBPROTOCOLS)}\n"
             )
-        async with self.ctx.sessions() as session:
-            identity = await chargers.get_identity(session, cp_id)
+        identity = await self._identity(cp_id)
         if identity is None:
             if not self.ctx.settings.ocpp_accept_unknown:
                 return connection.respond(HTTPStatus.NOT_FOUND, "Unknown charge point\n")
@@ -140,6 +141,36 @@ class GatewayServer:
             return response
         self._handshakes[id(connection)] = identity
         return None
+
+    async def _identity(self, cp_id: str) -> ChargerIdentity | None:
+        """The charger's identity. Handshakes arriving together (a reconnect storm) are
+        looked up together: one statement for all that queued while the last one ran."""
+        future: asyncio.Future[ChargerIdentity | None] = asyncio.get_running_loop().create_future()
+        self._lookups.setdefault(cp_id, []).append(future)
+        if self._lookup_task is None:
+            self._lookup_task = asyncio.create_task(self._look_up(), name="identity-lookups")
+        return await future
+
+    async def _look_up(self) -> None:
+        try:
+            await asyncio.sleep(0)  # handshakes of this moment join the first statement
+            while self._lookups:
+                pending, self._lookups = self._lookups, {}
+                try:
+                    async with self.ctx.sessions() as session:
+                        found = await chargers.get_identities(session, list(pending))
+                except Exception as error:
+                    for futures in pending.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_exception(error)
+                    continue
+                for cp_id, futures in pending.items():
+                    for future in futures:
+                        if not future.done():
+                            future.set_result(found.get(cp_id))
+        finally:
+            self._lookup_task = None
 
     async def _password_ok(self, identity: ChargerIdentity, request: Request) -> bool:
         header = request.headers.get("Authorization", "")

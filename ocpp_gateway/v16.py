@@ -49,9 +49,7 @@ class V16Connection(Connection):
             meter_type=p.get("meterType"),
             meter_serial_number=p.get("meterSerialNumber"),
         )
-        self.registration_status = await self.unit(
-            lambda uow: chargers.record_boot(uow, self.charger_id, info, now)
-        )
+        self.registration_status = await self.record_boot(info, now)
         return {
             "status": self.registration_status,
             "currentTime": format_ocpp_datetime(now),

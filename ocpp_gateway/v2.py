@@ -67,9 +67,7 @@ class V2Connection(Iso15118Handlers):
             imsi=modem.get("imsi"),
             reason=p.get("reason"),
         )
-        self.registration_status = await self.unit(
-            lambda uow: chargers.record_boot(uow, self.charger_id, info, now)
-        )
+        self.registration_status = await self.record_boot(info, now)
         return {
             "status": self.registration_status,
             "currentTime": format_ocpp_datetime(now),

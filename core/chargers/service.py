@@ -88,6 +88,25 @@ async def get_identity(session: AsyncSession, charge_point_id: str) -> ChargerId
     return ChargerIdentity(*row) if row else None
 
 
+async def get_identities(
+    session: AsyncSession, charge_point_ids: list[str]
+) -> dict[str, ChargerIdentity]:
+    """Many chargers' identities in one statement (a reconnect storm's handshakes)."""
+    found: dict[str, ChargerIdentity] = {}
+    for start in range(0, len(charge_point_ids), 1000):
+        rows = await session.execute(
+            select(
+                Charger.id,
+                Charger.charge_point_id,
+                Charger.password_hash,
+                Charger.registration_status,
+            ).where(Charger.charge_point_id.in_(charge_point_ids[start : start + 1000]))
+        )
+        for row in rows:
+            found[row.charge_point_id] = ChargerIdentity(*row)
+    return found
+
+
 async def register_unknown(session: AsyncSession, charge_point_id: str) -> ChargerIdentity:
     """A charger we have never seen, accepted as Pending until an operator approves it."""
     charger = Charger(
@@ -315,8 +334,80 @@ class _Connected(RowKind):
         await session.execute(self.statement, rows)
 
 
+class _Booted(RowKind):
+    """BootNotifications: what the charger says about itself (record_boot, as rows)."""
+
+    order = 42
+    name = "charger_boot"
+    _c = _CHARGERS.c
+    _kept = ("serial_number", "firmware_version", "iccid", "imsi", "meter_type")
+    statement = (
+        update(_CHARGERS)
+        .where(_c.id == bindparam("b_id"))
+        .values(
+            vendor=bindparam("b_vendor"),
+            model=bindparam("b_model"),
+            last_boot_at=bindparam("b_at"),
+            last_seen_at=bindparam("b_at"),
+            online=True,
+            **{
+                name: func.coalesce(
+                    bindparam(f"b_{name}", type_=_CHARGERS.c[name].type), _CHARGERS.c[name]
+                )
+                for name in (*_kept, "meter_serial_number")
+            },
+        )
+    )
+
+    async def write(self, session: AsyncSession, rows: list[Any]) -> None:
+        await session.execute(self.statement, rows)
+
+
+class _Events(RowKind):
+    """ChargerEvents, one multi-row INSERT per batch."""
+
+    order = 43
+    name = "charger_events"
+
+    async def write(self, session: AsyncSession, rows: list[Any]) -> None:
+        await session.execute(insert(ChargerEvent), rows)
+
+
 SEEN = _Seen()
 CONNECTED = _Connected()
+BOOTED = _Booted()
+EVENTS = _Events()
+_LIMITS = {"iccid": 20, "imsi": 20}
+
+
+def boot_rows(
+    identity: ChargerIdentity, info: BootInfo, at: datetime
+) -> tuple[list[tuple[RowKind, Any]], list[Event]]:
+    """record_boot as rows: the charger's details, its boot event, and the live event.
+    The registration status is the one read at the handshake, moments ago."""
+    row: dict[str, Any] = {
+        "b_id": identity.id,
+        "b_vendor": info.vendor[:50],
+        "b_model": info.model[:50],
+        "b_at": at,
+    }
+    for name in (*_Booted._kept, "meter_serial_number"):
+        value = getattr(info, name)
+        row[f"b_{name}"] = value[: _LIMITS.get(name, 50)] if value is not None else None
+    event = {
+        "charger_id": identity.id,
+        "kind": "BootNotification",
+        "occurred_at": at,
+        "received_at": at,
+        "summary": info.reason or "",
+        "payload": {"vendor": info.vendor, "model": info.model},
+    }
+    live = Event(
+        charger_topic(identity.charge_point_id),
+        "boot",
+        {"registration_status": identity.registration_status},
+    )
+    return [(BOOTED, row), (EVENTS, event)], [live]
 
 
 def seen_row(charger_id: int, at: datetime) -> tuple[RowKind, dict[str, Any]]:

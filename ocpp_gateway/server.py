@@ -22,8 +22,9 @@ from websockets.http11 import Request, Response
 from core import observe
 from core.chargers import service as chargers
 from core.chargers.service import ChargerIdentity
-from core.security import verify_password
+from core.security import password_check, verify_password
 from core.timeutil import utcnow
+from core.users.auth import load_secret
 from ocpp_gateway.connection import Connection
 from ocpp_gateway.context import GatewayContext
 from ocpp_gateway.v2 import V21Connection, V201Connection
@@ -53,6 +54,7 @@ class GatewayServer:
         self._closing: set[asyncio.Task[None]] = set()
         self._lookups: dict[str, list[asyncio.Future[ChargerIdentity | None]]] = {}
         self._lookup_task: asyncio.Task[None] | None = None
+        self._key: bytes | None = None
         # Another process took a charger over (core bus on Redis): let our socket go.
         if hasattr(ctx.commands, "on_takeover"):
             ctx.commands.on_takeover = self._taken_over
@@ -188,10 +190,27 @@ class GatewayServer:
         cached = self._verified.get((identity.charge_point_id, stored))
         if cached is not None:
             return hmac.compare_digest(cached, digest)
+        # Verified before, by any process (a restart, a reconnect storm): no scrypt.
+        check = password_check(self._check_key(), identity.charge_point_id, stored, password)
+        if identity.password_check and hmac.compare_digest(identity.password_check, check):
+            self._verified[(identity.charge_point_id, stored)] = digest
+            return True
         ok = await asyncio.to_thread(verify_password, password, stored)
         if ok:
             self._verified[(identity.charge_point_id, stored)] = digest
+            row = {"b_id": identity.id, "b_hash": stored, "b_check": check}
+            await self.ctx.batcher.write(
+                identity.charge_point_id, [(chargers.PASSWORD_CHECKED, row)]
+            )
         return ok
+
+    def _check_key(self) -> bytes:
+        if self._key is None:
+            secret = load_secret(self.ctx.settings)
+            self._key = hashlib.sha256(
+                b"ladeflyt charger password check\x00" + secret.encode()
+            ).digest()
+        return self._key
 
     # ----------------------------------------------------------------- connection lifetime
 

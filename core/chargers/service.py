@@ -50,6 +50,7 @@ class ChargerIdentity:
     charge_point_id: str
     password_hash: str | None
     registration_status: str
+    password_check: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ async def get_identity(session: AsyncSession, charge_point_id: str) -> ChargerId
                 Charger.charge_point_id,
                 Charger.password_hash,
                 Charger.registration_status,
+                Charger.password_check,
             ).where(Charger.charge_point_id == charge_point_id)
         )
     ).first()
@@ -100,6 +102,7 @@ async def get_identities(
                 Charger.charge_point_id,
                 Charger.password_hash,
                 Charger.registration_status,
+                Charger.password_check,
             ).where(Charger.charge_point_id.in_(charge_point_ids[start : start + 1000]))
         )
         for row in rows:
@@ -373,6 +376,25 @@ class _Events(RowKind):
         await session.execute(insert(ChargerEvent), rows)
 
 
+class _PasswordChecked(RowKind):
+    """A password verified the slow way: remember its check (only for the same hash)."""
+
+    order = 44
+    name = "charger_password_check"
+    statement = (
+        update(_CHARGERS)
+        .where(
+            _CHARGERS.c.id == bindparam("b_id"),
+            _CHARGERS.c.password_hash == bindparam("b_hash"),
+        )
+        .values(password_check=bindparam("b_check"))
+    )
+
+    async def write(self, session: AsyncSession, rows: list[Any]) -> None:
+        await session.execute(self.statement, rows)
+
+
+PASSWORD_CHECKED = _PasswordChecked()
 SEEN = _Seen()
 CONNECTED = _Connected()
 BOOTED = _Booted()

@@ -104,6 +104,9 @@ class Charger(Base):
     status: Mapped[str] = mapped_column(String(16), default=ConnectorStatus.UNKNOWN.value)
     error_code: Mapped[str | None] = mapped_column(String(50))
     password_hash: Mapped[str | None] = mapped_column(String(200))
+    # HMAC of the password last verified against password_hash, keyed by a server secret:
+    # a restarted gateway checks a reconnecting charger without scrypt (core.security).
+    password_check: Mapped[str | None] = mapped_column(String(64))
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -95,6 +95,18 @@ END $$;
 """
 
 
+async def empty_postgres(url: str) -> None:
+    """Every table emptied and every identity restarted, for the tests that come next.
+
+    DELETE of tables a test left nearly empty is far cheaper than TRUNCATE (which swaps
+    every table's and index's files). Foreign keys are not checked while emptying
+    (replica role)."""
+    engine = create_engine(url, poolclass=NullPool)
+    async with engine.begin() as conn:
+        await conn.execute(text(_EMPTY_ALL_TABLES))
+    await engine.dispose()
+
+
 @pytest.fixture(params=_BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
@@ -104,17 +116,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     url = request.getfixturevalue("postgres_migrated")
     yield url
-
-    async def truncate() -> None:
-        # DELETE of tables a test left nearly empty is far cheaper than TRUNCATE (which
-        # swaps every table's and index's files). Foreign keys are not
-        # checked while emptying (replica role), and the identities restart, as before.
-        engine = create_engine(url, poolclass=NullPool)
-        async with engine.begin() as conn:
-            await conn.execute(text(_EMPTY_ALL_TABLES))
-        await engine.dispose()
-
-    asyncio.run(truncate())
+    asyncio.run(empty_postgres(url))
 
 
 @pytest.fixture

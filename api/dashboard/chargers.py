@@ -331,24 +331,29 @@ def routes(router: APIRouter, ctx: DashboardServices) -> None:
             flash=request.query_params,
         )
 
-    @router.post("/chargers/{charger_id}/site")
-    async def move_charger(
-        db: Db, staff: Person, charger_id: int, site: Annotated[int, Form()]
-    ) -> Response:
+    async def change(db: Db, staff: Any, charger_id: int, changes: Any, ok: str) -> Response:
+        """Change one of the actor's chargers (core.chargers.admin); back to its page."""
         where = f"/chargers/{charger_id}"
         try:
             charger = await repo.get_charger(db, staff.actor, _id(charger_id))
-            target = await repo.get_site(db, staff.actor, _id(site))
-            await admin.update_charger(
-                db, staff.actor, charger.charge_point_id, admin.ChargerChanges(site=target.name)
-            )
+            await admin.update_charger(db, staff.actor, charger.charge_point_id, await changes())
         except OrgError as error:
             if error.status == 404:
                 raise
             return _back(ctx, where, error=error.message)
         except ChargerError as error:
             return _back(ctx, where, error=str(error))
-        return _back(ctx, where, ok="moved")
+        return _back(ctx, where, ok=ok)
+
+    @router.post("/chargers/{charger_id}/site")
+    async def move_charger(
+        db: Db, staff: Person, charger_id: int, site: Annotated[int, Form()]
+    ) -> Response:
+        async def changes() -> admin.ChargerChanges:
+            target = await repo.get_site(db, staff.actor, _id(site))
+            return admin.ChargerChanges(site=target.name)
+
+        return await change(db, staff, charger_id, changes, "moved")
 
     @router.post("/chargers/{charger_id}/location")
     async def locate(
@@ -359,20 +364,11 @@ def routes(router: APIRouter, ctx: DashboardServices) -> None:
         longitude: Annotated[str, Form(max_length=20)] = "",
         address: Annotated[str, Form(max_length=200)] = "",
     ) -> Response:
-        where = f"/chargers/{charger_id}"
-        try:
-            charger = await repo.get_charger(db, staff.actor, _id(charger_id))
+        async def changes() -> admin.ChargerChanges:
             place = admin.Place(_float(latitude), _float(longitude), address.strip() or None)
-            await admin.update_charger(
-                db, staff.actor, charger.charge_point_id, admin.ChargerChanges(place=place)
-            )
-        except OrgError as error:
-            if error.status == 404:
-                raise
-            return _back(ctx, where, error=error.message)
-        except ChargerError as error:
-            return _back(ctx, where, error=str(error))
-        return _back(ctx, where, ok="located")
+            return admin.ChargerChanges(place=place)
+
+        return await change(db, staff, charger_id, changes, "located")
 
     @router.post("/chargers/{charger_id}/command")
     async def command(

@@ -170,6 +170,21 @@ NB: dict[str, str] = {
     "why_shared": "delt",
     "why_waiting": "venter",
     "why_too_small": "for lite",
+    # People (memberships, invitations, tags)
+    "invite_by_sms": "Send invitasjon på SMS med lenke til appen",
+    "membership": "Medlemskap",
+    "always": "alltid",
+    "until_further": "inntil videre",
+    "send_invite": "Send invitasjon på SMS",
+    "end_membership": "Avslutt medlemskapet nå",
+    "other_memberships": "Andre medlemskap",
+    "tag_number": "Brikkenummer",
+    "add_tag": "Legg til brikke",
+    "tag_active": "Aktiv",
+    "tag_blocked": "Sperret",
+    "block": "Sperr",
+    "unblock": "Opphev sperre",
+    "end_now": "Avslutt nå",
 }
 
 EN: dict[str, str] = {
@@ -336,4 +351,19 @@ EN: dict[str, str] = {
     "why_shared": "shared",
     "why_waiting": "waiting",
     "why_too_small": "too small",
+    # People (memberships, invitations, tags)
+    "invite_by_sms": "Send an invitation by SMS with the app link",
+    "membership": "Membership",
+    "always": "always",
+    "until_further": "until further notice",
+    "send_invite": "Send an invitation by SMS",
+    "end_membership": "End the membership now",
+    "other_memberships": "Other memberships",
+    "tag_number": "Tag number",
+    "add_tag": "Add a tag",
+    "tag_active": "Active",
+    "tag_blocked": "Blocked",
+    "block": "Block",
+    "unblock": "Unblock",
+    "end_now": "End now",
 }

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.dashboard.base import DashboardServices, Db, Person, render
 from api.dashboard.history import as_date
-from core.billing.periods import PeriodError, parse_period
+from core.billing.periods import PeriodError, month_of, previous_period
 from core.billing.schemas import InvoiceSummary
 from core.invoicing.documents import invoice_name, invoice_pdf_bytes
 from core.orgs import invoicing
@@ -29,15 +29,9 @@ def _id(value: int) -> int:
     return value if 1 <= value <= INT32 else 0
 
 
-def last_month() -> str:
-    first = utcnow().astimezone(OSLO).date().replace(day=1)
-    month = first.month - 1 or 12
-    return f"{first.year - (first.month == 1):04d}-{month:02d}"
-
-
 def _month(text: str | None) -> str | None:
     try:
-        return "{:04d}-{:02d}".format(*parse_period(text)) if text else None
+        return month_of(text) if text else None
     except PeriodError:
         return None
 
@@ -119,7 +113,7 @@ def routes(router: APIRouter, ctx: DashboardServices) -> None:
             period=shown,
             status_filter=status,
             statuses=invoicing.STATUSES,
-            default_period=last_month(),
+            default_period=previous_period(),
             csv_url=f"{ctx.base}/invoicing.csv?{query}",
             flash=request.query_params,
         )

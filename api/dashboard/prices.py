@@ -109,6 +109,8 @@ def routes(router: APIRouter, ctx: DashboardServices) -> None:
             tariffs=[prices.tariff_out(t) for t in tariffs],
             tariff_names={t.id: t.name for t in tariffs},
             site_names={s.id: s.name for s in values["sites"]},
+            site_orgs={s.id: s.organisation_id for s in values["sites"]},
+            now=utcnow(),
             assignments=assignments,
             orgs=orgs,
             groups=sorted(groups),
@@ -205,3 +207,15 @@ def routes(router: APIRouter, ctx: DashboardServices) -> None:
         except ValueError as error:
             return _back(ctx, error=str(error).splitlines()[0])
         return _back(ctx, ok="assigned")
+
+    @router.post("/prices/assignments/{assignment_id}/end")
+    async def end_assignment(db: Db, staff: Person, assignment_id: int) -> Response:
+        try:
+            await prices.end_assignment(
+                db, staff.actor, assignment_id if 1 <= assignment_id <= 2**31 - 1 else 0
+            )
+        except OrgError as error:
+            if error.status == 404:
+                raise
+            return _back(ctx, error=error.message)
+        return _back(ctx, ok="ended")

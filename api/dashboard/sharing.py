@@ -16,20 +16,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.dashboard.base import DashboardServices, Db, Person, language, render
 from api.dashboard.history import as_id
 from api.dashboard.i18n import Words
+from core.billing.periods import previous_period
 from core.models import Site
 from core.orgs import repository as repo
 from core.orgs import sharing
 from core.orgs.errors import OrgError
 from core.orgs.support import ore_from_text
-from core.timeutil import OSLO, utcnow
 
 INT32 = 2**31 - 1
-
-
-def last_month() -> str:
-    first = utcnow().astimezone(OSLO).date().replace(day=1)
-    month = first.month - 1 or 12
-    return f"{first.year - (first.month == 1):04d}-{month:02d}"
 
 
 def share_name(t: Words, share: sharing.Share) -> str:
@@ -69,7 +63,7 @@ def routes(router: APIRouter, ctx: DashboardServices) -> None:
             sites=sites,
             history=await sharing.history(db, actor),
             flash=request.query_params,
-            **{"form": {"site": None, "period": last_month(), "amount": ""}, **values},
+            **{"form": {"site": None, "period": previous_period(), "amount": ""}, **values},
         )
 
     @router.get("/sharing", response_class=HTMLResponse)

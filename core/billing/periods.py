@@ -19,6 +19,18 @@ def parse_period(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def month_of(text: str) -> str:
+    """`text` as a canonical period ("2026-3 " is not one; " 2026-03" is "2026-03")."""
+    year, month = parse_period(text)
+    return f"{year:04d}-{month:02d}"
+
+
+def previous_period(now: datetime | None = None) -> str:
+    """The month before `now`'s (Oslo): what a run or a bill is usually for."""
+    first = (now or utcnow()).astimezone(OSLO).date().replace(day=1)
+    return month_of(f"{first.year - (first.month == 1):04d}-{(first.month - 2) % 12 + 1:02d}")
+
+
 def period_bounds(period: str) -> tuple[datetime, datetime]:
     """[first day 00:00, first day of the next month 00:00) Oslo time, in UTC."""
     year, month = parse_period(period)

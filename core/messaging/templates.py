@@ -26,6 +26,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "nb": " Kundeservice: {contact}.",
         "en": " Customer service: {contact}.",
     },
+    "member_invite": {
+        "nb": "{org} har gitt deg tilgang til lading hos {name} ({group}). "
+        "Logg inn med dette nummeret i appen: {link}",
+        "en": "{org} has given you access to charging with {name} ({group}). "
+        "Sign in with this number in the app: {link}",
+    },
     "unknown_command": {
         "nb": "Forstod ikke meldingen. Send HJELP til {number} for kommandoer.",
         "en": "Sorry, we did not understand. Send HELP to {number} for the commands.",

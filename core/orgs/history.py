@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.billing.periods import PeriodError, month_of
 from core.models import Charger, ChargingSession, MeterSample, Payment, Site, User
 from core.orgs import repository as repo
 from core.orgs.errors import Invalid
@@ -35,6 +36,14 @@ def period(start: date | None, end: date | None) -> tuple[datetime | None, datet
         oslo_day_start(start) if start else None,
         oslo_day_start(end + timedelta(days=1)) if end else None,
     )
+
+
+def month(text: str) -> str:
+    """A billing period "YYYY-MM" (Invalid if it is not one)."""
+    try:
+        return month_of(text)
+    except PeriodError as error:
+        raise Invalid(str(error)) from None
 
 
 @dataclass

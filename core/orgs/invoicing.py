@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.billing import credit as credits
 from core.billing import service as billing
 from core.billing.errors import BillingError
-from core.billing.periods import PeriodError, parse_period, unfinished
+from core.billing.periods import unfinished
 from core.billing.schemas import CreditNoteView, InvoiceDetail, InvoiceRunResult, InvoiceSummary
 from core.db import transaction
 from core.invoicing import schedule
@@ -33,6 +33,7 @@ from core.invoicing.runs import issue_and_queue, owner
 from core.models import InvoiceRun
 from core.orgs.audit import record
 from core.orgs.errors import Forbidden, Invalid, NotFound
+from core.orgs.history import month as canonical_month
 from core.orgs.scope import Access, Actor
 from core.timeutil import OSLO, utcnow
 
@@ -45,21 +46,13 @@ def require(actor: Actor, access: Access) -> None:
         raise Forbidden("invoicing is the operator's: your role does not allow this")
 
 
-def _period(text: str) -> str:
-    try:
-        year, month = parse_period(text)
-    except PeriodError as error:
-        raise Invalid(str(error)) from None
-    return f"{year:04d}-{month:02d}"
-
-
 async def invoices(
     session: AsyncSession, actor: Actor, *, period: str | None, status: str | None
 ) -> list[InvoiceSummary]:
     require(actor, Access.READ)
     return await billing.list_all_invoices(
         session,
-        period=_period(period) if period else None,
+        period=canonical_month(period) if period else None,
         status=status if status in STATUSES else None,
     )
 
@@ -77,7 +70,7 @@ async def preview(
 ) -> InvoiceRunResult:
     """What a run of `period` would issue now (nothing is kept)."""
     require(actor, Access.READ)
-    month = _period(period)
+    month = canonical_month(period)
     savepoint = await session.begin_nested()
     try:
         return await billing.run_invoices(session, month, due_days=due_days)
@@ -202,7 +195,7 @@ class Runs:
         force: bool = False,
     ) -> int:
         require(actor, Access.OPERATOR)
-        month = _period(period)
+        month = canonical_month(period)
         ends = None if force else unfinished(month, utcnow())
         if ends is not None:
             raise Invalid(

@@ -15,11 +15,11 @@ from sqlalchemy.orm import selectinload
 
 from core.billing import sharing
 from core.billing.errors import BillingError
-from core.billing.periods import PeriodError, parse_period
 from core.models import ElectricityBill, ElectricityBillShare, Site, User
 from core.orgs import repository as repo
 from core.orgs.audit import record
 from core.orgs.errors import Conflict, Invalid, NotFound
+from core.orgs.history import month as canonical_month
 from core.orgs.scope import Access, Actor
 
 
@@ -53,14 +53,6 @@ class Published:
     published_at: datetime
 
 
-def _period(text: str) -> str:
-    try:
-        year, month = parse_period(text)
-    except PeriodError as error:
-        raise Invalid(str(error)) from None
-    return f"{year:04d}-{month:02d}"
-
-
 async def _names(session: AsyncSession, actor: Actor, user_ids: list[int]) -> dict[int, str]:
     if not user_ids:
         return {}
@@ -87,7 +79,7 @@ async def preview(
 ) -> Split:
     """What publishing would store, computed now (nothing is written)."""
     site = await repo.get_site(session, actor, site_id)
-    month = _period(period)
+    month = canonical_month(period)
     try:
         lines = await sharing.compute_split(session, site, month, amount_ore)
     except BillingError as error:
@@ -119,7 +111,7 @@ async def publish(
     asked: a corrected bill); audited with the amounts."""
     site = await repo.get_site(session, actor, site_id)
     actor.require(Access.WRITE, site.organisation_id, "site")
-    month = _period(period)
+    month = canonical_month(period)
     before = await _published_id(session, site.id, month)
     if before is not None and not replace:
         raise Conflict(f"the bill for {site.name} {month} is published already")

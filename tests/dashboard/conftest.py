@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import uvicorn
 from sqlalchemy import select
 
 from core.config import Settings
@@ -31,6 +30,8 @@ from core.users.auth import load_secret
 from delivery.email import ConsoleMailSender
 from ladeflyt.runtime import Runtime
 from notifications.console import ConsoleSmsSender
+from tests.conftest import _BACKENDS, empty_postgres
+from tests.helpers import bound_socket, serving
 from tests.orgs.world import World, build_world
 from tests.pages.conftest import CHROMIUM_ARGS, PHONE, _missing_browser
 
@@ -40,28 +41,37 @@ DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "nb-NO"}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
+@pytest.fixture(scope="module", params=_BACKENDS)
+def module_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The module's database: a copy of the migrated SQLite template, and the run's
+    PostgreSQL when there is one (like tests/conftest.py's db_url, once per module),
+    emptied afterwards for the tests that come next."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("dashboard-db") / "ladeflyt.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_migrated")
+    yield url
+    asyncio.run(empty_postgres(url))
+
+
 @pytest.fixture(scope="module")
-def module_socket() -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    sock.setblocking(False)
-    try:
+def module_socket(module_db: str) -> Iterator[socket.socket]:
+    # One per database: a server that stops closes its listening socket.
+    with bound_socket() as sock:
         yield sock
-    finally:
-        sock.close()
 
 
 @pytest.fixture(scope="module")
 def module_settings(
-    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, module_socket: socket.socket
+    module_db: str, tmp_path_factory: pytest.TempPathFactory, module_socket: socket.socket
 ) -> Settings:
     where = tmp_path_factory.mktemp("dashboard")
-    path = where / "ladeflyt.db"
-    shutil.copy(sqlite_template, path)
     return Settings(
-        database_url=f"sqlite+aiosqlite:///{path}",
+        database_url=module_db,
         delivery_dir=str(where / "delivery"),
         secret_file=str(where / "secret"),
         public_base_url=f"http://127.0.0.1:{module_socket.getsockname()[1]}",
@@ -98,22 +108,8 @@ async def world(live: Runtime) -> World:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def site_url(live: Runtime, module_socket: socket.socket) -> AsyncIterator[str]:
-    uv = uvicorn.Server(
-        uvicorn.Config(
-            live.http_app(), lifespan="off", log_level="warning", timeout_graceful_shutdown=1
-        )
-    )
-    task = asyncio.create_task(uv.serve(sockets=[module_socket]))
-    for _ in range(500):
-        if uv.started or task.done():
-            break
-        await asyncio.sleep(0.01)
-    assert uv.started, "the test server did not start"
-    try:
+    async with serving(live, module_socket):
         yield f"http://127.0.0.1:{module_socket.getsockname()[1]}"
-    finally:
-        uv.should_exit = True
-        await task
 
 
 @pytest.fixture(scope="module")

@@ -186,6 +186,8 @@ def _values(language: str) -> dict[str, object]:
         "invoice": 12,
         "due": "4. mars 2026",
         "contact": _operator().contact(language),
+        "org": "Klokkarstua borettslag",
+        "group": "member",
     }
 
 

@@ -57,6 +57,20 @@ class RunOutcome:
         }
 
 
+def new_run(period: str, *, trigger: str = "manual", scope: str = "global") -> InvoiceRun:
+    """The row of a run starting now in this process."""
+    now = utcnow()
+    return InvoiceRun(
+        scope=scope,
+        period=period.strip(),
+        trigger=trigger,
+        status="running",
+        owner=owner(),
+        started_at=now,
+        heartbeat_at=now,
+    )
+
+
 async def issue_and_queue(
     session: AsyncSession,
     period: str,
@@ -71,15 +85,7 @@ async def issue_and_queue(
     """Run `period` and queue a delivery for every new invoice, in the caller's transaction.
     `run` is the claimed row of a scheduled run; a manual run gets a row of its own."""
     if run is None:
-        run = InvoiceRun(
-            scope=scope,
-            period=period.strip(),
-            trigger=trigger,
-            status="running",
-            owner=owner(),
-            started_at=utcnow(),
-            heartbeat_at=utcnow(),
-        )
+        run = new_run(period, trigger=trigger, scope=scope)
         session.add(run)
         await session.flush()
 

@@ -29,7 +29,7 @@ from core.billing.schemas import CreditNoteView, InvoiceDetail, InvoiceRunResult
 from core.db import transaction
 from core.invoicing import schedule
 from core.invoicing.outbox import queue_credit_note
-from core.invoicing.runs import issue_and_queue, owner
+from core.invoicing.runs import issue_and_queue, new_run
 from core.models import InvoiceRun
 from core.orgs.audit import record
 from core.orgs.errors import Forbidden, Invalid, NotFound
@@ -205,15 +205,7 @@ class Runs:
         if due_days is not None and not 0 <= due_days <= 365:
             raise Invalid("due days are 0-365")
         async with transaction(self._sessions) as session:
-            run = InvoiceRun(
-                scope=schedule.GLOBAL,
-                period=month,
-                trigger="manual",
-                status="running",
-                owner=owner(),
-                started_at=utcnow(),
-                heartbeat_at=utcnow(),
-            )
+            run = new_run(month, trigger="manual", scope=schedule.GLOBAL)
             session.add(run)
             await session.flush()
             run_id = run.id

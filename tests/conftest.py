@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import socket
@@ -76,6 +77,30 @@ def postgres_migrated() -> Iterator[str]:
         yield url
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _log_handlers() -> dict[logging.Logger, list[logging.Handler]]:
+    loggers = [logging.getLogger()] + [
+        logger
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]
+    return {logger: list(logger.handlers) for logger in loggers}
+
+
+@pytest.fixture(autouse=True)
+def _logging_left_as_found() -> Iterator[None]:
+    """A command run in-process may set up logging on the stream pytest captured for it.
+    That stream is closed after the test, so such handlers must not outlive it: a later
+    test in the same worker would find "--- Logging error ---" in its own stderr."""
+    before = _log_handlers()
+    yield
+    for logger, handlers in _log_handlers().items():
+        for handler in handlers:
+            if handler not in before.get(logger, []) and not type(handler).__module__.startswith(
+                "_pytest"
+            ):
+                logger.removeHandler(handler)
 
 
 _EMPTY_ALL_TABLES = """
